@@ -1,0 +1,19 @@
+"""Spherical signals: vectors as signals on the sphere, grid evaluation, peak finding and plots.
+
+A signal is a coefficient tensor ``[..., (lmax+1)^2]`` laid out by
+``Irreps.spherical_harmonics(lmax, p=-1)``; its value at a unit vector ``x`` is
+``sum_l coeffs_l . Y^l(x)`` (e3nn's spherical harmonics, ``integral`` normalization by default).
+"""
+
+from e3lab.signal._from_vectors import from_vectors
+from e3lab.signal._grid import SphericalGrid, evaluate, evaluate_at, s2_grid
+from e3lab.signal._peaks import find_peaks
+
+__all__ = [
+    "SphericalGrid",
+    "evaluate",
+    "evaluate_at",
+    "find_peaks",
+    "from_vectors",
+    "s2_grid",
+]
