@@ -1,0 +1,7 @@
+"""Scalar math used by the equivariant layers: radial bases, smooth steps, activation scaling."""
+
+from ._normalize_activation import moment, normalize2mom
+from ._soft_one_hot_linspace import soft_one_hot_linspace
+from ._soft_unit_step import soft_unit_step
+
+__all__ = ["moment", "normalize2mom", "soft_one_hot_linspace", "soft_unit_step"]
