@@ -1,0 +1,5 @@
+"""Equivariant neural-network modules with e3nn's names: MLPs, activations, gates, convolutions."""
+
+from ._fc import FullyConnectedNet
+
+__all__ = ["FullyConnectedNet"]
