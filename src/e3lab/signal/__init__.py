@@ -8,6 +8,7 @@ A signal is a coefficient tensor ``[..., (lmax+1)^2]`` laid out by
 from e3lab.signal._from_vectors import from_vectors
 from e3lab.signal._grid import SphericalGrid, evaluate, evaluate_at, s2_grid
 from e3lab.signal._peaks import find_peaks
+from e3lab.signal._plot import plot_signal_3d, plot_signal_plotly, plot_task
 
 __all__ = [
     "SphericalGrid",
@@ -15,5 +16,8 @@ __all__ = [
     "evaluate_at",
     "find_peaks",
     "from_vectors",
+    "plot_signal_3d",
+    "plot_signal_plotly",
+    "plot_task",
     "s2_grid",
 ]
