@@ -1,0 +1,47 @@
+"""Per-node regression (random clouds against a teacher network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torchmetrics import R2Score
+
+from e3lab.graph import GraphBatch
+from e3lab.models._base import EquivariantTask, OptimizerFactory, SchedulerFactory
+
+
+class NodeRegressionModule(EquivariantTask):
+    """MSE between node outputs ``[N, irreps_out.dim]`` and ``batch.node_target``; R^2 over all components.
+
+    Logs ``{train,val,test}/loss`` and ``/r2``.
+    """
+
+    def __init__(
+        self,
+        net: dict[str, Any],
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+        compile: bool = False,
+    ) -> None:
+        super().__init__(net, optimizer, scheduler, compile)
+        self.r2 = torch.nn.ModuleDict({stage: R2Score() for stage in ("train", "val", "test")})
+
+    def _step(self, batch: GraphBatch, stage: str) -> torch.Tensor:
+        pred = self(batch)
+        loss = torch.nn.functional.mse_loss(pred, batch.node_target)
+        r2 = self.r2[stage]
+        r2(pred.detach().flatten(), batch.node_target.flatten())
+        n = batch.num_graphs
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)
+        self.log(f"{stage}/r2", r2, batch_size=n)
+        return loss
+
+    def training_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "test")

@@ -1,0 +1,113 @@
+"""Hydra main for training: ``python train.py experiment=square_to_rect`` or ``e3lab-train ...``.
+
+Builds data, model, callbacks, loggers and trainer from ``conf/train.yaml``, trains (resuming from
+``ckpt_path`` or, with ``resume=auto``, from the run's ``last.ckpt``), tests, prints a summary and writes
+``<run dir>/status.json``. Returns the monitored metric (for Optuna sweeps). In a multirun a crashing
+job is recorded as failed and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from e3lab._hydra_utils import (
+    finish_wandb,
+    instantiate_group,
+    is_multirun,
+    print_summary,
+    register_resolvers,
+    resolve_ckpt_path,
+    resolved_config,
+    scalar_metrics,
+    start_loggers,
+    write_status,
+)
+
+log = logging.getLogger("e3lab.train")
+register_resolvers()
+
+
+def _test_ckpt(trainer: L.Trainer, choice: str | None) -> str | None:
+    """Checkpoint for the test run: "best" falls back to the current weights when there is none."""
+    if choice == "best":
+        callback = trainer.checkpoint_callback
+        best = getattr(callback, "best_model_path", "") if callback is not None else ""
+        if not best:
+            log.warning("no best checkpoint (no monitored metric was logged); testing the current weights")
+            return None
+        return best
+    if choice == "last":
+        callback = trainer.checkpoint_callback
+        last = getattr(callback, "last_model_path", "") if callback is not None else ""
+        return last or None
+    return choice
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train (and test) as configured; return the final metrics (train, val, test, callbacks)."""
+    if cfg.float64:
+        torch.set_default_dtype(torch.float64)
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model)
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    loggers = instantiate_group(cfg.get("logger"))
+    loggers = start_loggers(loggers, resolved_config(cfg))
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.resume, cfg.paths.checkpoint_dir)
+    if cfg.train:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = scalar_metrics(trainer.callback_metrics)
+    if cfg.test:
+        ckpt = _test_ckpt(trainer, cfg.test_ckpt) if cfg.train else ckpt_path
+        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)
+        metrics.update(scalar_metrics(trainer.callback_metrics))
+
+    extra = {}
+    callback = trainer.checkpoint_callback
+    if callback is not None and getattr(callback, "best_model_path", ""):
+        extra["best checkpoint"] = callback.best_model_path
+    if callback is not None and getattr(callback, "last_model_path", ""):
+        extra["last checkpoint"] = callback.last_model_path
+    print_summary(f"e3lab: {cfg.name}", metrics, cfg.paths.output_dir, extra)
+    write_status(cfg.paths.output_dir, "completed", metrics, **extra)
+    return metrics
+
+
+def run(cfg: DictConfig) -> float | None:
+    """Run :func:`train` with W&B always closed; return the optimised metric (NaN for a failed sweep job)."""
+    previous_dtype = torch.get_default_dtype()
+    try:
+        metrics = train(cfg)
+    except Exception as err:
+        finish_wandb(exit_code=1)
+        write_status(cfg.paths.output_dir, "failed", {}, error=f"{type(err).__name__}: {err}")
+        if not is_multirun():
+            raise
+        log.error("job failed, the sweep goes on:\n%s", traceback.format_exc())
+        return float("nan")
+    finally:
+        torch.set_default_dtype(previous_dtype)
+    finish_wandb(exit_code=0)
+    metric: Any = cfg.get("optimized_metric") or cfg.get("monitor")
+    return metrics.get(metric) if metric else None
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Console entry point (``e3lab-train``)."""
+    return run(cfg)
+
+
+if __name__ == "__main__":
+    main()
