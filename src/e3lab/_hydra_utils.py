@@ -96,7 +96,7 @@ def finish_wandb(exit_code: int = 0) -> None:
 
 
 def resolve_ckpt_path(ckpt_path: str | None, resume: str | None, checkpoint_dir: str) -> str | None:
-    """The checkpoint to resume from: ``ckpt_path`` if given, else ``last.ckpt`` of the run with ``resume=auto``.
+    """Checkpoint to resume from: ``ckpt_path`` if given, else the run's ``last.ckpt`` with ``resume=auto``.
 
     Raises:
         FileNotFoundError: ``ckpt_path`` does not exist.
@@ -150,7 +150,7 @@ def write_status(run_dir: str, status: str, metrics: Mapping[str, float], **extr
 
 @rank_zero_only
 def print_summary(title: str, metrics: Mapping[str, float], run_dir: str, extra: Mapping[str, str]) -> None:
-    """Print the final metrics (grouped: task metrics, equivariance, timing, symmetry) and where the run lives."""
+    """Print the final metrics (task metrics first, then equivariance, timing, symmetry) and the run dir."""
     from rich.console import Console
     from rich.table import Table
 

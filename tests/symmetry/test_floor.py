@@ -71,7 +71,7 @@ def test_floor(float64: None, start: str, end: str, breaker: bool, zero: bool) -
 
 
 def test_projection_is_equivariant(float64: None) -> None:
-    """Projecting the transformed task (rotation + inversion, permutation) gives the transformed projection."""
+    """The projection of the transformed task (rotation, inversion, permutation) is the transformed one."""
     pos, x, target, irreps_in = _task(square(), rectangle(), breaker=True)
     target = target + torch.randn_like(target)  # a generic target, not already invariant
     projected = project_invariant(target, symmetry_group(pos, x, irreps_in), IRREPS_OUT)
@@ -105,7 +105,7 @@ def test_features_restrict_the_group(float64: None) -> None:
 def test_bad_input() -> None:
     with pytest.raises(ValueError, match="collinear"):
         symmetry_group(torch.tensor([[0.0, 0, 0], [0, 0, 1], [0, 0, 2]]), torch.ones(3, 1), "1x0e")
-    with pytest.raises(ValueError, match="irreps_in.dim"):
+    with pytest.raises(ValueError, match=r"irreps_in\.dim"):
         symmetry_group(square(), torch.ones(4, 2), "1x0e")
     with pytest.raises(ValueError, match="irreps_out"):
         project_invariant(torch.ones(4, 3), symmetry_group(square(), torch.ones(4, 1), "1x0e"), "1x0e")

@@ -44,8 +44,8 @@ def tetris_graphs() -> list[Graph]:
 def transformed_set(graphs: list[Graph], size: int, mirror: bool, generator: torch.Generator) -> list[Graph]:
     """``size`` graphs cycling through ``graphs``, each randomly rotated (from ``generator``).
 
-    With ``mirror`` every second pass through ``graphs`` is also inverted (``pos -> -pos``) and relabelled with
-    :data:`MIRROR_CLASS` (a mirrored chiral_1 is a chiral_2).
+    With ``mirror`` every second pass through ``graphs`` is also inverted (``pos -> -pos``) and
+    relabelled with :data:`MIRROR_CLASS` (a mirrored chiral_1 is a chiral_2).
     """
     irreps_in = Irreps("1x0e")
     out = []

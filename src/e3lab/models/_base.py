@@ -20,7 +20,7 @@ class EquivariantTask(L.LightningModule):
     """Base class: ``self.net`` is an ``EquivariantConvNet`` built from the plain dict ``net``.
 
     Args:
-        net: keyword arguments of ``EquivariantConvNet`` (``irreps_in``, ``irreps_hidden``, ``irreps_out``, ...).
+        net: keyword arguments of ``EquivariantConvNet`` (``irreps_in``, ``irreps_out``, ...).
         optimizer: factory ``params -> Optimizer`` (Hydra ``_partial_: true``); default Adam(lr=1e-3).
         scheduler: factory ``optimizer -> LRScheduler`` or ``None``; stepped every epoch.
         compile: compile ``self.net`` in place with ``torch.compile`` at fit start (never this module).
@@ -52,7 +52,7 @@ class EquivariantTask(L.LightningModule):
         return self.net(batch.x, batch.pos, batch.batch, batch.edge_index)
 
     def check_irreps(self, datamodule: Any) -> None:
-        """Raise ValueError unless the network's irreps equal the DataModule's ``irreps_in``/``irreps_out``."""
+        """Raise ValueError unless the net's irreps equal the DataModule's ``irreps_in``/``irreps_out``."""
         for name in ("irreps_in", "irreps_out"):
             data_irreps = getattr(datamodule, name, None)
             if data_irreps is None:

@@ -30,8 +30,8 @@ def project_invariant(target: torch.Tensor, group: list[Symmetry], irreps_out: I
         raise ValueError("group is empty; it must contain at least the identity (see symmetry_group)")
     if target.ndim != 2 or target.shape[1] != irreps_out.dim:
         raise ValueError(
-            f"target must have shape [N, irreps_out.dim] = [N, {irreps_out.dim}] for irreps_out {irreps_out}, "
-            f"got {list(target.shape)}"
+            f"target must have shape [N, irreps_out.dim] = [N, {irreps_out.dim}] for irreps_out "
+            f"{irreps_out}, got {list(target.shape)}"
         )
     t = target.detach().to(torch.float64)
     total = torch.zeros_like(t)
