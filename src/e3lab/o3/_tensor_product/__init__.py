@@ -1,0 +1,19 @@
+"""Tensor products of irreps-laid-out tensors (e3nn's API): instructions, fast kernel, reference, subclasses."""
+
+from e3lab.o3._tensor_product._instruction import Instruction
+from e3lab.o3._tensor_product._reference import tensor_product_reference
+from e3lab.o3._tensor_product._sub import (
+    ElementwiseTensorProduct,
+    FullTensorProduct,
+    FullyConnectedTensorProduct,
+)
+from e3lab.o3._tensor_product._tensor_product import TensorProduct
+
+__all__ = [
+    "ElementwiseTensorProduct",
+    "FullTensorProduct",
+    "FullyConnectedTensorProduct",
+    "Instruction",
+    "TensorProduct",
+    "tensor_product_reference",
+]

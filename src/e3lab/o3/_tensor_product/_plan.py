@@ -1,0 +1,136 @@
+"""Construction-time plan of the fast tensor-product kernel: one entry per path, grouped for matmuls.
+
+Each path computes a *pair tensor* ``s`` laid out ``[Z, k, u, v]`` (``[Z, k, u]`` for the ``uu*`` modes),
+the Clebsch-Gordan block and ``path_weight`` already folded in, without ever forming the outer product
+``x_u y_v`` over ``(i, j)``. The contraction order is chosen per path from the Clebsch-Gordan sparsity:
+
+- ``x0``: ``l1 = 0``, the block is ``c * delta_jk``: ``s = c * x_u * y_v``;
+- ``y0``: ``l2 = 0``, the block is ``c * delta_ik``: ``s = c * x_u * y_v``;
+- ``dot``: ``l_out = 0``, the block is ``c * delta_ij``: ``s = c * <x_u, y_v>``;
+- ``xfirst`` / ``yfirst``: contract the cheaper input with the block first, then the other one.
+
+Paths into the same output with ``uvw`` weights that sit next to each other in the flat weight vector form one
+group: their pair tensors are concatenated and hit by a single (batched) matmul.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from e3lab.o3._irreps import Irreps
+from e3lab.o3._tensor_product._instruction import Instruction
+from e3lab.o3._wigner_3j import wigner_3j
+
+__all__ = ["PathPlan", "build_plan", "group_paths"]
+
+
+class PathPlan(NamedTuple):
+    """Static description of one non-empty path for the fast kernel."""
+
+    mode: str
+    i_in1: int
+    i_in2: int
+    i_out: int
+    mul1: int
+    mul2: int
+    mul_out: int
+    dim_out: int
+    kernel: str
+    scale: float
+    buffer: str
+    weight_start: int
+    weight_stop: int
+
+
+def _delta_scale(block: torch.Tensor, identity: torch.Tensor) -> float | None:
+    """``c`` when ``block == c * identity`` (to 1e-12), else ``None``."""
+    c = float(block.reshape(-1)[0])
+    return c if torch.allclose(block, c * identity, atol=1e-12, rtol=0.0) else None
+
+
+def _choose_kernel(ins: Instruction, cg: torch.Tensor, mul1: int, mul2: int) -> tuple[str, float]:
+    d1, d2, d3 = cg.shape
+    kernel, scale = "", None
+    if d1 == 1:
+        scale = _delta_scale(cg[0], torch.eye(d2, dtype=cg.dtype))
+        kernel = "x0"
+    elif d2 == 1:
+        scale = _delta_scale(cg[:, 0], torch.eye(d1, dtype=cg.dtype))
+        kernel = "y0"
+    elif d3 == 1:
+        scale = _delta_scale(cg[:, :, 0], torch.eye(d1, dtype=cg.dtype))
+        kernel = "dot"
+    if scale is not None:
+        return kernel, scale * ins.path_weight
+    if ins.connection_mode in ("uuw", "uuu"):
+        return ("xfirst" if d1 <= d2 else "yfirst"), 0.0
+    x_first = mul1 * d1 * d2 * d3 + mul1 * mul2 * d2 * d3
+    y_first = mul2 * d1 * d2 * d3 + mul1 * mul2 * d1 * d3
+    return ("xfirst" if x_first <= y_first else "yfirst"), 0.0
+
+
+def build_plan(
+    irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps, instructions: list[Instruction]
+) -> tuple[list[PathPlan], dict[str, torch.Tensor]]:
+    """Plans for the non-empty paths and the scaled Clebsch-Gordan buffers of the general kernels.
+
+    Buffers are float64 here; the owner casts them to the default dtype. ``xfirst`` stores the block as
+    ``[d1, d3 * d2]`` (``x @ C`` gives ``[.., k, j]``), ``yfirst`` as ``[d2, d3 * d1]``.
+    """
+    plans, buffers, offset = [], {}, 0
+    for index, ins in enumerate(instructions):
+        start = offset
+        if ins.has_weight:
+            offset += int(torch.Size(ins.path_shape).numel())
+        (mul1, ir1), (mul2, ir2), (mul_out, ir_out) = (
+            irreps_in1[ins.i_in1],
+            irreps_in2[ins.i_in2],
+            irreps_out[ins.i_out],
+        )
+        if mul1 == 0 or mul2 == 0 or mul_out == 0 or ins.path_weight == 0:
+            continue
+        cg = wigner_3j(ir1.l, ir2.l, ir_out.l, dtype=torch.float64)
+        kernel, scale = _choose_kernel(ins, cg, mul1, mul2)
+        name = ""
+        if kernel in ("xfirst", "yfirst"):
+            name = f"cg_{index}"
+            perm = (0, 2, 1) if kernel == "xfirst" else (1, 2, 0)
+            block = cg.permute(*perm) * ins.path_weight
+            buffers[name] = block.reshape(block.shape[0], -1).contiguous()
+        plans.append(
+            PathPlan(
+                ins.connection_mode,
+                ins.i_in1,
+                ins.i_in2,
+                ins.i_out,
+                mul1,
+                mul2,
+                mul_out,
+                ir_out.dim,
+                kernel,
+                scale,
+                name,
+                start if ins.has_weight else -1,
+                offset if ins.has_weight else -1,
+            )
+        )
+    return plans, buffers
+
+
+def group_paths(plans: list[PathPlan]) -> list[tuple[PathPlan, ...]]:
+    """Split the plans into groups; only adjacent ``uvw`` paths into one output with adjacent weights merge."""
+    groups: list[list[PathPlan]] = []
+    for plan in plans:
+        last = groups[-1][-1] if groups else None
+        if (
+            last is not None
+            and plan.mode == last.mode == "uvw"
+            and plan.i_out == last.i_out
+            and plan.weight_start == last.weight_stop
+        ):
+            groups[-1].append(plan)
+        else:
+            groups.append([plan])
+    return [tuple(group) for group in groups]

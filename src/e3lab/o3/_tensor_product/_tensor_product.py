@@ -1,0 +1,184 @@
+"""``TensorProduct``: the general parametrised tensor product of two irreps-laid-out tensors (e3nn's API)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+
+from e3lab.o3._irreps import Irreps
+from e3lab.o3._tensor_product._instruction import Instruction, build_instructions
+from e3lab.o3._tensor_product._kernel import TensorProductKernel
+
+__all__ = ["TensorProduct"]
+
+
+def _numel(shape: tuple) -> int:
+    return int(torch.Size(shape).numel())
+
+
+class TensorProduct(torch.nn.Module):
+    r"""Tensor product with parametrised paths, numerically identical to ``e3nn.o3.TensorProduct`` (0.6.0).
+
+    Each instruction ``(i_in1, i_in2, i_out, connection_mode, has_weight[, path_weight])`` adds
+    ``sqrt(alpha) * w (x)_CG`` of ``x[i_in1]`` and ``y[i_in2]`` into ``out[i_out]``; see
+    :mod:`e3lab.o3._tensor_product._instruction` for the modes and ``alpha``.
+
+    Args:
+        irreps_in1, irreps_in2, irreps_out: the layouts of ``x``, ``y`` and the output.
+        instructions: the paths.
+        in1_var, in2_var, out_var: per-term variances (default 1) entering the normalisation.
+        irrep_normalization: ``"component"``, ``"norm"`` or ``"none"``.
+        path_normalization: ``"element"``, ``"path"`` or ``"none"``.
+        internal_weights: keep the weights as a parameter ``.weight`` (N(0, 1) init). Defaults to
+            ``shared_weights`` and "some path has weights".
+        shared_weights: one weight vector for the whole batch (default ``True``); ``False`` takes
+            ``weight: [..., weight_numel]`` broadcast against the inputs.
+
+    Weights are flat: the blocks of the weighted instructions in order, each ``path_shape`` row-major.
+    """
+
+    def __init__(
+        self,
+        irreps_in1: Any,
+        irreps_in2: Any,
+        irreps_out: Any,
+        instructions: Sequence[tuple],
+        in1_var: Sequence[float] | torch.Tensor | None = None,
+        in2_var: Sequence[float] | torch.Tensor | None = None,
+        out_var: Sequence[float] | torch.Tensor | None = None,
+        irrep_normalization: str | None = "component",
+        path_normalization: str | None = "element",
+        internal_weights: bool | None = None,
+        shared_weights: bool | None = None,
+    ) -> None:
+        super().__init__()
+        self.irreps_in1, self.irreps_in2, self.irreps_out = (
+            Irreps(irreps_in1),
+            Irreps(irreps_in2),
+            Irreps(irreps_out),
+        )
+        self.instructions: list[Instruction] = build_instructions(
+            self.irreps_in1,
+            self.irreps_in2,
+            self.irreps_out,
+            instructions,
+            in1_var,
+            in2_var,
+            out_var,
+            irrep_normalization or "component",
+            path_normalization or "element",
+        )
+        if shared_weights is False and internal_weights is None:
+            internal_weights = False
+        shared_weights = True if shared_weights is None else shared_weights
+        if internal_weights is None:
+            internal_weights = shared_weights and any(ins.has_weight for ins in self.instructions)
+        if internal_weights and not shared_weights:
+            raise ValueError("internal_weights=True needs shared_weights=True (internal weights are shared)")
+        self.shared_weights: bool = bool(shared_weights)
+        self.internal_weights: bool = bool(internal_weights)
+        self.weight_numel: int = sum(_numel(ins.path_shape) for ins in self.instructions if ins.has_weight)
+        if self.internal_weights and self.weight_numel > 0:
+            self.weight = torch.nn.Parameter(torch.randn(self.weight_numel))
+        else:
+            self.register_buffer("weight", torch.Tensor())
+        self.kernel = TensorProductKernel(
+            self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions
+        )
+        live = {p.i_out for group in self.kernel.groups for p in group}
+        mask = [torch.full((mul_ir.dim,), float(i in live)) for i, mul_ir in enumerate(self.irreps_out)]
+        self.register_buffer("output_mask", torch.cat(mask) if mask else torch.ones(0))
+
+    def __repr__(self) -> str:
+        paths = sum(_numel(ins.path_shape) for ins in self.instructions)
+        return (
+            f"{type(self).__name__}({self.irreps_in1.simplify()} x {self.irreps_in2.simplify()} -> "
+            f"{self.irreps_out.simplify()} | {paths} paths | {self.weight_numel} weights)"
+        )
+
+    def _get_weight(self, weight: torch.Tensor | None) -> torch.Tensor:
+        if weight is None:
+            if self.weight_numel > 0 and not self.internal_weights:
+                raise ValueError(
+                    f"{type(self).__name__} has no internal weights: pass weight of shape "
+                    f"{'[' if self.shared_weights else '[..., '}{self.weight_numel}] (weight_numel)"
+                )
+            return self.weight
+        if self.shared_weights and tuple(weight.shape) != (self.weight_numel,):
+            raise ValueError(
+                f"weight has shape {tuple(weight.shape)}; shared weights need shape [{self.weight_numel}] (weight_numel)"
+            )
+        if not self.shared_weights and (weight.dim() < 2 or weight.shape[-1] != self.weight_numel):
+            raise ValueError(
+                f"weight has shape {tuple(weight.shape)}; per-sample weights need shape "
+                f"[batch..., {self.weight_numel}] (weight_numel), with at least one batch dimension"
+            )
+        return weight
+
+    def _check_inputs(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> None:
+        for name, t, irreps in (("x", x, self.irreps_in1), ("y", y, self.irreps_in2)):
+            if t.dim() == 0 or t.shape[-1] != irreps.dim:
+                raise ValueError(
+                    f"{name} has shape {tuple(t.shape)} but irreps_in{1 if name == 'x' else 2} = {irreps} "
+                    f"needs the last dimension to be {irreps.dim}"
+                )
+        if y.dtype != x.dtype or (self.weight_numel > 0 and weight.dtype != x.dtype):
+            raise TypeError(
+                f"mixed dtypes: x {x.dtype}, y {y.dtype}, weight {weight.dtype}; cast them (and the module, "
+                "with .to(dtype)) to one dtype"
+            )
+        if y.device != x.device or (self.weight_numel > 0 and weight.device != x.device):
+            raise ValueError(
+                f"mixed devices: x on {x.device}, y on {y.device}, weight on {weight.device}; move them to one device"
+            )
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """``x: [..., irreps_in1.dim]``, ``y: [..., irreps_in2.dim]`` -> ``[..., irreps_out.dim]``.
+
+        ``weight``: ``[weight_numel]`` if ``shared_weights`` else ``[..., weight_numel]``; required unless the
+        weights are internal. Batch dimensions of ``x``, ``y`` (and per-sample ``weight``) broadcast.
+        """
+        weight = self._get_weight(weight)
+        self._check_inputs(x, y, weight)
+        per_sample = not self.shared_weights and self.weight_numel > 0
+        batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1], weight.shape[:-1] if per_sample else ())
+        z = int(torch.Size(batch).numel())
+        x2 = x.expand(*batch, x.shape[-1]).reshape(z, x.shape[-1])
+        y2 = y.expand(*batch, y.shape[-1]).reshape(z, y.shape[-1])
+        w2 = weight.expand(*batch, weight.shape[-1]).reshape(z, weight.shape[-1]) if per_sample else weight
+        out = self.kernel(x2, y2, w2, not per_sample)
+        return out.reshape(*batch, self.irreps_out.dim)
+
+    def weight_views(
+        self, weight: torch.Tensor | None = None, yield_instruction: bool = False
+    ) -> Iterator[torch.Tensor | tuple[int, Instruction, torch.Tensor]]:
+        """Views ``[..., *path_shape]`` of ``weight`` (default: the internal one), one per weighted instruction.
+
+        With ``yield_instruction`` yields ``(instruction_index, instruction, view)``.
+        """
+        weight = self._get_weight(weight)
+        batch, offset = weight.shape[:-1], 0
+        for index, ins in enumerate(self.instructions):
+            if not ins.has_weight:
+                continue
+            size = _numel(ins.path_shape)
+            view = weight.narrow(-1, offset, size).view(*batch, *ins.path_shape)
+            offset += size
+            yield (index, ins, view) if yield_instruction else view
+
+    def visualize(
+        self,
+        weight: torch.Tensor | None = None,
+        plot_weight: bool = True,
+        aspect_ratio: float = 1,
+        ax: Any = None,
+    ) -> tuple[Any, Any]:
+        """Draw the paths (in1 left, in2 right, out below); returns matplotlib ``(fig, ax)``.
+
+        With ``plot_weight`` (and weights available) a path's colour is the mean square of its weights.
+        """
+        from e3lab.o3._tensor_product._visualize import draw_paths
+
+        return draw_paths(self, weight, plot_weight, aspect_ratio, ax)
