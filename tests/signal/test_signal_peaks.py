@@ -12,10 +12,8 @@ from e3lab.signal import find_peaks, from_vectors
 
 
 def _angle_deg(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    cos = torch.nn.functional.cosine_similarity(a, b, dim=-1)
-    return torch.rad2deg(
-        torch.atan2(torch.linalg.cross(a, b).norm(dim=-1), cos * a.norm(dim=-1) * b.norm(dim=-1))
-    )
+    a, b = torch.broadcast_tensors(a, b)
+    return torch.rad2deg(torch.atan2(torch.linalg.cross(a, b).norm(dim=-1), (a * b).sum(-1)))
 
 
 @pytest.mark.parametrize("lmax", [3, 4, 5, 6, 7, 8])
