@@ -177,7 +177,7 @@ def _join(graphs: Sequence[Graph], name: str, dim: int = 0, stack: bool = False)
         return None
     if not all(present):
         missing = present.index(False)
-        raise ValueError(f"graph {missing} has no {name} but others do; give all graphs a {name} or none")
+        raise ValueError(f"graph {missing} has no {name} but others do; give every graph a {name} or none")
     shapes = {tuple(n for d, n in enumerate(t.shape) if stack or d != dim) for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"{name} shapes differ across graphs ({sorted(shapes)}); make them agree")

@@ -131,7 +131,7 @@ def radius_graph_native(
     start, length = _candidate_ranges(cells)
     # split the sorted points into blocks of about block_size candidate pairs (one point minimum)
     ends = torch.cumsum(length.sum(1), 0)
-    steps = torch.arange(1, (int(ends[-1]) - 1) // block_size + 1, device=pos.device) * block_size
+    steps = torch.arange(1, max(int(ends[-1]) - 1, 0) // block_size + 1, device=pos.device) * block_size
     cuts = torch.searchsorted(ends, steps, right=True)
     bounds = torch.unique(torch.cat([cuts.new_zeros(1), cuts, cuts.new_tensor([num_nodes])])).tolist()
     x, y, z = pos.detach()[cells.order].t().contiguous()
