@@ -44,9 +44,11 @@ def _refine(
     """Move unit vectors ``x: [M, 3]`` uphill on the signals ``coeffs: [M, dim]``; returns ``[M, 3]``.
 
     Each step is a Newton step in the gnomonic chart at ``x`` where the chart Hessian is negative
-    definite, otherwise a gradient step; steps are capped at ``max_step`` radians.
+    definite, otherwise a gradient step; steps are capped at ``max_step`` radians. Stops early once
+    every step is below the square root of the dtype's epsilon.
     """
     tiny = torch.finfo(x.dtype).tiny ** 0.5
+    converged = torch.finfo(x.dtype).eps ** 0.5
     for _ in range(steps):
         e1, e2 = _tangent_basis(x)
         with torch.enable_grad():
@@ -68,6 +70,8 @@ def _refine(
         length = torch.linalg.vector_norm(step, dim=1, keepdim=True)
         step = step * torch.clamp(max_step / (length + tiny), max=1.0)
         x = torch.nn.functional.normalize(x + step[:, :1] * e1 + step[:, 1:] * e2, dim=1)
+        if length.numel() == 0 or length.max() < converged:
+            break  # Newton converges quadratically: the error left is about the square of this step
     return x
 
 
