@@ -35,6 +35,7 @@ from e3lab.o3._rotation import (
     xyz_to_angles,
 )
 from e3lab.o3._wigner import change_basis_real_to_complex, so3_generators, su2_generators, wigner_D
+from e3lab.o3._wigner_3j import wigner_3j
 
 __all__ = [
     "Irrep",
@@ -69,6 +70,7 @@ __all__ = [
     "rand_quaternion",
     "so3_generators",
     "su2_generators",
+    "wigner_3j",
     "wigner_D",
     "xyz_to_angles",
 ]
