@@ -21,7 +21,7 @@ class SignalRegressionModule(EquivariantTask):
     the predicted peak nearest the target displacement and the target) and ``num_peaks`` (mean peaks per
     node). ``symmetry/loss_floor``: the lowest MSE any model respecting the input's symmetry can reach,
     computed once from the first graph of the first training batch (the datasets hold one geometry, up to
-    rotation) and printed.
+    rotation) and printed, next to ``symmetry/zero_output_loss`` (the MSE of an all-zero output).
     """
 
     def __init__(
@@ -37,6 +37,7 @@ class SignalRegressionModule(EquivariantTask):
         self.val_peaks = PeakCount()
         self.test_peaks = PeakCount()
         self.loss_floor: float | None = None
+        self.zero_output_loss: float | None = None
 
     def _floor(self, batch: GraphBatch) -> float:
         """Symmetry floor of the first graph in ``batch`` (NaN when its symmetry group is continuous)."""
@@ -62,6 +63,7 @@ class SignalRegressionModule(EquivariantTask):
         loss = torch.nn.functional.mse_loss(self(batch), batch.node_target)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch.num_graphs)
         self.log("symmetry/loss_floor", self.loss_floor, batch_size=batch.num_graphs)
+        self.log("symmetry/zero_output_loss", self.zero_output_loss, batch_size=batch.num_graphs)
         return loss
 
     def _evaluate(self, batch: GraphBatch, stage: str) -> torch.Tensor:
