@@ -103,3 +103,10 @@ def test_bad_input_is_named() -> None:
         find_peaks(torch.randn(16), relative_threshold=2)
     with pytest.raises(TypeError, match="floating point"):
         find_peaks(torch.ones(4, dtype=torch.long))
+
+
+def test_works_under_inference_mode(float64: None) -> None:
+    vectors = torch.randn(2, 1, 3)
+    with torch.inference_mode():
+        peaks, _ = find_peaks(from_vectors(vectors, 4), padded=True)
+    assert _angle_deg(peaks[:, 0], vectors[:, 0]).max() < 1e-5

@@ -51,10 +51,11 @@ def _refine(
     converged = torch.finfo(x.dtype).eps ** 0.5
     for _ in range(steps):
         e1, e2 = _tangent_basis(x)
-        with torch.enable_grad():
+        # works under no_grad and inference_mode too (e.g. in a Lightning validation step)
+        with torch.inference_mode(False), torch.enable_grad():
             u = torch.zeros(x.shape[0], 2, dtype=x.dtype, device=x.device, requires_grad=True)
-            y = x + u[:, :1] * e1 + u[:, 1:] * e2
-            f = evaluate_at(coeffs, y[:, None, :], normalization)[:, 0]
+            y = x.clone() + u[:, :1] * e1.clone() + u[:, 1:] * e2.clone()
+            f = evaluate_at(coeffs.clone(), y[:, None, :], normalization)[:, 0]
             (g,) = torch.autograd.grad(f.sum(), u, create_graph=True)
             (h0,) = torch.autograd.grad(g[:, 0].sum(), u, retain_graph=True)
             (h1,) = torch.autograd.grad(g[:, 1].sum(), u)
