@@ -85,10 +85,10 @@ def _select(
     keep = (values > min_value) & (values >= relative_threshold * values.max())
     order = torch.argsort(values[keep], descending=True)
     x, values = x[keep][order], values[keep][order]
-    cos = x @ x.T
+    cos = (x @ x.T).tolist()  # one transfer, then a short greedy loop on the host
     kept: list[int] = []
     for i in range(x.shape[0]):
-        if all(cos[i, j] < min_cos for j in kept):
+        if all(cos[i][j] < min_cos for j in kept):
             kept.append(i)
     return x[kept] * values[kept, None]
 
