@@ -4,9 +4,9 @@ Space is cut into cubic cells of side slightly larger than ``r``, so two points 
 sit in the same cell or in one of its 26 neighbours. Points are sorted by cell; each unordered pair
 is tested once (the later points of a point's own cell and the points of 13 "half shell" neighbour
 cells), then mirrored. Candidates are generated in blocks of about ``block_size`` pairs, so memory
-stays bounded (no ``N x N`` matrix). Occupied cells are found by
-sorting and ``searchsorted`` on compressed coordinates, so a sparse cloud with huge coordinates
-costs no more than a dense one.
+stays bounded (no ``N x N`` matrix). Occupied cells are found by sorting and ``searchsorted`` on
+compressed coordinates, so a sparse cloud with huge coordinates costs no more than a dense one.
+The distance test is done in ``pos``'s dtype, as torch_cluster does.
 """
 
 from __future__ import annotations

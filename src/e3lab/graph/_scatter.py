@@ -72,7 +72,11 @@ def _scatter_native(src: Tensor, index: Tensor, dim: int, dim_size: int, reduce:
         out = out.index_add(dim, index, src) if index.dim() == 1 else out.scatter_add(dim, index, src)
         if reduce != "mean":
             return out
-        count = torch.zeros_like(out).scatter_add_(dim, _expand(index, src, dim), torch.ones_like(src))
+        if index.dim() == 1:
+            count = torch.bincount(index, minlength=dim_size).to(out.dtype)
+            count = count.view([-1 if d == dim else 1 for d in range(out.dim())])
+        else:
+            count = torch.zeros_like(out).scatter_add_(dim, index, torch.ones_like(src))
         return out / count.clamp(min=1)
     # empty slots keep the 0 they start with, as in torch_scatter
     amax_or_amin = "amax" if reduce == "max" else "amin"
