@@ -1,4 +1,4 @@
-"""Tensor products of irreps-laid-out tensors (e3nn's API): instructions, fast kernel, reference, subclasses."""
+"""Tensor products of irreps-laid-out tensors (e3nn's API): instructions, fast kernel, reference."""
 
 from e3lab.o3._tensor_product._instruction import Instruction
 from e3lab.o3._tensor_product._reference import tensor_product_reference

@@ -61,7 +61,8 @@ def _num_elements(mode: str, mul1: int, mul2: int) -> int:
 def _check_index(index: object, irreps: Irreps, what: str, ins: tuple) -> None:
     if not isinstance(index, int) or not 0 <= index < len(irreps):
         raise ValueError(
-            f"instruction {ins}: {what}={index!r} is not an index of {irreps} (expected 0 <= {what} < {len(irreps)})"
+            f"instruction {ins}: {what}={index!r} is not an index of {irreps} "
+            f"(expected 0 <= {what} < {len(irreps)})"
         )
 
 

@@ -17,20 +17,45 @@ __all__ = ["TensorProductKernel"]
 
 
 def _blocks(x: torch.Tensor, irreps: Irreps) -> list[torch.Tensor]:
-    """``x: [Z, irreps.dim]`` -> one ``[Z, mul, ir.dim]`` view per term."""
-    return [x[:, s].reshape(x.shape[0], mul, ir.dim) for s, (mul, ir) in zip(irreps.slices(), irreps)]
+    """``x: [Z, irreps.dim]`` -> one ``[Z, mul, ir.dim]`` view per term (``split``: one ``cat`` backward)."""
+    parts = x.split([mul_ir.dim for mul_ir in irreps], dim=1)
+    return [part.reshape(x.shape[0], mul, ir.dim) for part, (mul, ir) in zip(parts, irreps, strict=True)]
+
+
+def _weight_chunks(groups: list[tuple[PathPlan, ...]], numel: int) -> tuple[list[int], list[int]]:
+    """Sizes splitting the flat weights into the groups' blocks (and unused gaps), and each group's chunk."""
+    sizes, chunk_of_group, offset = [], [], 0
+    for group in groups:
+        start, stop = group[0].weight_start, group[-1].weight_stop
+        if start < 0:
+            chunk_of_group.append(-1)
+            continue
+        if start > offset:
+            sizes.append(start - offset)
+        chunk_of_group.append(len(sizes))
+        sizes.append(stop - start)
+        offset = stop
+    if numel > offset:
+        sizes.append(numel - offset)
+    return sizes, chunk_of_group
 
 
 class TensorProductKernel(torch.nn.Module):
-    """Evaluates the paths of a :class:`TensorProduct` with its normalisation folded in (no weights inside)."""
+    """Evaluates the paths of a :class:`TensorProduct`, normalisation folded in (weights come as input)."""
 
     def __init__(
-        self, irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps, instructions: list[Instruction]
+        self,
+        irreps_in1: Irreps,
+        irreps_in2: Irreps,
+        irreps_out: Irreps,
+        instructions: list[Instruction],
+        weight_numel: int,
     ) -> None:
         super().__init__()
         self.irreps_in1, self.irreps_in2, self.irreps_out = irreps_in1, irreps_in2, irreps_out
         plans, buffers = build_plan(irreps_in1, irreps_in2, irreps_out, instructions)
         self.groups = group_paths(plans)
+        self.weight_sizes, self.weight_chunk = _weight_chunks(self.groups, weight_numel)
         for name, value in buffers.items():
             self.register_buffer(name, value.to(torch.get_default_dtype()), persistent=False)
 
@@ -62,12 +87,12 @@ class TensorProductKernel(torch.nn.Module):
         return s if plan.kernel == "xfirst" else s.transpose(2, 3)
 
     def _apply_weight(
-        self, group: tuple[PathPlan, ...], s: torch.Tensor, weight: torch.Tensor, shared: bool
+        self, group: tuple[PathPlan, ...], s: torch.Tensor, w: torch.Tensor | None, shared: bool
     ) -> torch.Tensor:
-        """Pair tensor ``s`` of a group and the flat weights -> ``[Z, k, mul_out]``."""
+        """Pair tensor ``s`` of a group and its weight block ``[n]`` or ``[Z, n]`` -> ``[Z, k, mul_out]``."""
         first, mode = group[0], group[0].mode
         z, k, u, v = s.shape[0], first.dim_out, first.mul1, first.mul2
-        if first.weight_start < 0:
+        if w is None:
             if mode == "uvu":
                 return s.sum(3)
             if mode == "uvv":
@@ -77,7 +102,6 @@ class TensorProductKernel(torch.nn.Module):
             if mode == "uuw":
                 return s.sum(2, keepdim=True)
             return s  # uuu
-        w = weight[..., first.weight_start : group[-1].weight_stop]
         if mode in ("uvw", "uuw"):
             rows = u if mode == "uuw" else sum(p.mul1 * p.mul2 for p in group)
             s = s.reshape(z, k, rows)
@@ -95,18 +119,19 @@ class TensorProductKernel(torch.nn.Module):
         return s * w  # uuu
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, shared: bool) -> torch.Tensor:
-        """``x: [Z, irreps_in1.dim]``, ``y: [Z, irreps_in2.dim]``, ``weight: [n]`` or ``[Z, n]`` -> ``[Z, out.dim]``."""
+        """``x: [Z, in1.dim]``, ``y: [Z, in2.dim]``, ``weight: [n]`` or ``[Z, n]`` -> ``[Z, out.dim]``."""
         z = x.shape[0]
         xs, ys = _blocks(x, self.irreps_in1), _blocks(y, self.irreps_in2)
+        chunks = weight.split(self.weight_sizes, dim=-1) if self.weight_sizes else ()
         acc: dict[int, torch.Tensor] = {}
-        for group in self.groups:
+        for group, chunk in zip(self.groups, self.weight_chunk, strict=True):
             pairs = [self._pair(p, xs[p.i_in1], ys[p.i_in2]) for p in group]
             s = (
                 pairs[0]
                 if len(pairs) == 1
                 else torch.cat([p.reshape(z, p.shape[1], -1) for p in pairs], dim=2)
             )
-            out = self._apply_weight(group, s, weight, shared)
+            out = self._apply_weight(group, s, chunks[chunk] if chunk >= 0 else None, shared)
             i_out = group[0].i_out
             acc[i_out] = out if i_out not in acc else acc[i_out] + out
         pieces = []

@@ -120,7 +120,7 @@ def build_plan(
 
 
 def group_paths(plans: list[PathPlan]) -> list[tuple[PathPlan, ...]]:
-    """Split the plans into groups; only adjacent ``uvw`` paths into one output with adjacent weights merge."""
+    """Split the plans into groups: adjacent ``uvw`` paths into one output with adjacent weights merge."""
     groups: list[list[PathPlan]] = []
     for plan in plans:
         last = groups[-1][-1] if groups else None

@@ -1,7 +1,7 @@
 """Readable reference tensor product: the defining formula, one dense einsum per path.
 
-``z_out[..., w, k] += path_weight * sum w[...] C[i, j, k] x[..., u, i] y[..., v, j]`` with the index pattern of
-the connection mode. It forms the full outer product and is slow; it exists to check the fast kernel.
+``z_out[..., w, k] += path_weight * sum w[...] C[i, j, k] x[..., u, i] y[..., v, j]`` with the index pattern
+of the connection mode. It forms the full outer product and is slow; it exists to check the fast kernel.
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ class ElementwiseTensorProduct(TensorProduct):
                 terms1[i : i + 1] = [(mul2, ir1), (mul1 - mul2, ir1)]
             i += 1
         out, instructions = [], []
-        for i, ((mul, ir1), (_, ir2)) in enumerate(zip(terms1, terms2)):
+        for i, ((mul, ir1), (_, ir2)) in enumerate(zip(terms1, terms2, strict=True)):
             for ir_out in ir1 * ir2:
                 if keep is None or ir_out in keep:
                     instructions.append((i, i, len(out), "uuu", False))

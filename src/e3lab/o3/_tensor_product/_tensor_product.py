@@ -85,7 +85,7 @@ class TensorProduct(torch.nn.Module):
         else:
             self.register_buffer("weight", torch.Tensor())
         self.kernel = TensorProductKernel(
-            self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions
+            self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions, self.weight_numel
         )
         live = {p.i_out for group in self.kernel.groups for p in group}
         mask = [torch.full((mul_ir.dim,), float(i in live)) for i, mul_ir in enumerate(self.irreps_out)]
@@ -108,7 +108,8 @@ class TensorProduct(torch.nn.Module):
             return self.weight
         if self.shared_weights and tuple(weight.shape) != (self.weight_numel,):
             raise ValueError(
-                f"weight has shape {tuple(weight.shape)}; shared weights need shape [{self.weight_numel}] (weight_numel)"
+                f"weight has shape {tuple(weight.shape)}; shared weights need shape "
+                f"[{self.weight_numel}] (weight_numel)"
             )
         if not self.shared_weights and (weight.dim() < 2 or weight.shape[-1] != self.weight_numel):
             raise ValueError(
@@ -131,7 +132,8 @@ class TensorProduct(torch.nn.Module):
             )
         if y.device != x.device or (self.weight_numel > 0 and weight.device != x.device):
             raise ValueError(
-                f"mixed devices: x on {x.device}, y on {y.device}, weight on {weight.device}; move them to one device"
+                f"mixed devices: x on {x.device}, y on {y.device}, weight on {weight.device}; "
+                "move them to one device"
             )
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -154,7 +156,7 @@ class TensorProduct(torch.nn.Module):
     def weight_views(
         self, weight: torch.Tensor | None = None, yield_instruction: bool = False
     ) -> Iterator[torch.Tensor | tuple[int, Instruction, torch.Tensor]]:
-        """Views ``[..., *path_shape]`` of ``weight`` (default: the internal one), one per weighted instruction.
+        """Views ``[..., *path_shape]`` of ``weight`` (default: internal), one per weighted instruction.
 
         With ``yield_instruction`` yields ``(instruction_index, instruction, view)``.
         """

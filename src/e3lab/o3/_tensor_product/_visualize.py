@@ -79,11 +79,11 @@ def draw_paths(
         return f"${mul_ir.ir}$" if mul_ir.mul == 1 else f"${mul_ir.mul} \\times {mul_ir.ir}$"
 
     style = {"textcoords": "offset points", "fontsize": 10}
-    for mul_ir, p in zip(tp.irreps_in1, s_in1):
+    for mul_ir, p in zip(tp.irreps_in1, s_in1, strict=True):
         ax.annotate(label(mul_ir), p, horizontalalignment="right", xytext=(-3, 0), **style)
-    for mul_ir, p in zip(tp.irreps_in2, s_in2):
+    for mul_ir, p in zip(tp.irreps_in2, s_in2, strict=True):
         ax.annotate(label(mul_ir), p, horizontalalignment="left", xytext=(3, 0), **style)
-    for mul_ir, p in zip(tp.irreps_out, s_out):
+    for mul_ir, p in zip(tp.irreps_out, s_out, strict=True):
         ax.annotate(label(mul_ir), p, ha="center", va="top", rotation=90, xytext=(0, -3), **style)
     ax.axis("equal")
     ax.axis("off")
