@@ -74,3 +74,20 @@ __all__ = [
     "wigner_D",
     "xyz_to_angles",
 ]
+from e3lab.o3._linear import Linear
+from e3lab.o3._tensor_product import (
+    ElementwiseTensorProduct,
+    FullTensorProduct,
+    FullyConnectedTensorProduct,
+    Instruction,
+    TensorProduct,
+)
+
+__all__ += [
+    "ElementwiseTensorProduct",
+    "FullTensorProduct",
+    "FullyConnectedTensorProduct",
+    "Instruction",
+    "Linear",
+    "TensorProduct",
+]
