@@ -4,6 +4,8 @@ from e3lab.callbacks._atomic_checkpoint_io import AtomicCheckpointIO
 from e3lab.callbacks._equivariance import EquivarianceCallback, EquivarianceWarning
 from e3lab.callbacks._finite_loss_guard import FiniteLossGuard, NonFiniteLossError
 from e3lab.callbacks._graceful_shutdown import GracefulShutdown
+from e3lab.callbacks._stage_attribution import attribute_stages
+from e3lab.callbacks._timing import TimingCallback, profile_stages
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -12,4 +14,7 @@ __all__ = [
     "FiniteLossGuard",
     "GracefulShutdown",
     "NonFiniteLossError",
+    "TimingCallback",
+    "attribute_stages",
+    "profile_stages",
 ]
