@@ -1,0 +1,233 @@
+r"""The seed convolution :math:`f'_i = z^{-1/2} \sum_{j \in N(i)} f_j \otimes(h(|x_{ij}|)) Y(\hat x_{ij})`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import torch
+from torch.profiler import record_function
+
+from e3lab import o3
+from e3lab.graph import radius_graph, scatter
+from e3lab.math import soft_one_hot_linspace
+
+from ._fc import FullyConnectedNet
+
+# Profiler range names of the stages of a convolution network, in execution order; the timing
+# callback imports this tuple. Each stage's forward runs inside torch.profiler.record_function(name);
+# its backward ops carry the autograd sequence numbers of the forward ops that created them, which is
+# how a profile attributes backward time to the stages (radius_graph has no backward).
+STAGES = (
+    "radius_graph",
+    "spherical_harmonics",
+    "radial_embedding",
+    "radial_mlp",
+    "tensor_product",
+    "scatter",
+    "gate",
+)
+
+
+class ConvolutionStages(NamedTuple):
+    """Intermediate tensors of one :class:`Convolution` evaluation (``E`` edges incl. self terms)."""
+
+    edge_src: torch.Tensor  # [E] source node j of each summed term
+    edge_dst: torch.Tensor  # [E] target node i
+    edge_vec: torch.Tensor  # [E, 3] x_ij = pos_i - pos_j
+    sh: torch.Tensor  # [E, irreps_sh.dim] Y(x_ij / |x_ij|), component normalisation
+    embedding: torch.Tensor  # [E, radial_number] radial basis times sqrt(radial_number)
+    weight: torch.Tensor  # [E, tp.weight_numel] h(|x_ij|)
+    summand: torch.Tensor  # [E, irreps_out.dim] f_j (x)(h) Y
+    output: torch.Tensor  # [N, irreps_out.dim]
+
+
+def check_edge_index(edge_index: torch.Tensor, num_nodes: int) -> None:
+    """Raise unless ``edge_index`` is an integer ``[2, E]`` tensor with indices in ``[0, num_nodes)``."""
+    if not isinstance(edge_index, torch.Tensor) or edge_index.dim() != 2 or edge_index.shape[0] != 2:
+        shape = list(edge_index.shape) if isinstance(edge_index, torch.Tensor) else type(edge_index).__name__
+        raise ValueError(f"edge_index must be a [2, E] tensor (source row, target row), got {shape}")
+    if edge_index.dtype.is_floating_point or edge_index.dtype == torch.bool:
+        raise TypeError(
+            f"edge_index must be an integer tensor, got {edge_index.dtype}; use edge_index.long()"
+        )
+    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
+        raise ValueError(
+            f"edge_index has indices in [{int(edge_index.min())}, {int(edge_index.max())}] "
+            f"but there are {num_nodes} nodes: indices must lie in [0, {num_nodes - 1}]"
+        )
+
+
+class Convolution(torch.nn.Module):
+    r"""Point convolution of seed 000: :math:`f'_i = z^{-1/2} \sum_j f_j \otimes(h(|x_{ij}|)) Y(\hat x_{ij})`.
+
+    ``x_ij = pos_i - pos_j`` for an edge ``j -> i`` (``edge_index[0] = j``, ``edge_index[1] = i``).
+    ``Y`` are the spherical harmonics ``0e + 1o + 2e + ...`` up to ``lmax`` (component normalisation);
+    ``h`` is a :class:`FullyConnectedNet` on the radial embedding
+    ``soft_one_hot_linspace(|x_ij|, 0, max_radius, ...) * sqrt(radial_number)``, giving the per-edge
+    weights of a ``FullyConnectedTensorProduct(irreps_in, irreps_sh, irreps_out, shared_weights=False)``.
+
+    Args:
+        irreps_in: node input irreps.
+        irreps_out: node output irreps.
+        num_neighbors: ``z``, the average number of terms summed per node (average degree, plus one
+            with ``self_interaction``); see :func:`average_num_neighbors`.
+        max_radius: end of the radial basis (and the graph's cutoff radius).
+        lmax: largest degree of the spherical harmonics.
+        radial_basis: basis of :func:`~e3lab.math.soft_one_hot_linspace`.
+        radial_number: number of radial basis functions.
+        radial_cutoff: ``cutoff`` flag of the radial basis.
+        radial_layers: number of hidden layers of the radial MLP.
+        radial_hidden: width of each hidden layer.
+        radial_act: activation of the radial MLP (normalised by ``normalize2mom``).
+        self_interaction: also sum the ``j = i`` term (zero edge vector, where ``Y`` is ``Y0`` only).
+
+    Forward: ``x: [N, irreps_in.dim], pos: [N, 3], edge_index: [2, E] -> [N, irreps_out.dim]``.
+    """
+
+    def __init__(
+        self,
+        irreps_in: o3.Irreps | str,
+        irreps_out: o3.Irreps | str,
+        num_neighbors: float,
+        max_radius: float,
+        lmax: int = 2,
+        radial_basis: str = "smooth_finite",
+        radial_number: int = 10,
+        radial_cutoff: bool = True,
+        radial_layers: int = 1,
+        radial_hidden: int = 16,
+        radial_act: Callable[[torch.Tensor], torch.Tensor] | None = torch.relu,
+        self_interaction: bool = False,
+    ) -> None:
+        super().__init__()
+        if not num_neighbors > 0:
+            raise ValueError(
+                f"num_neighbors={num_neighbors!r} must be > 0 (the average number of summed terms)"
+            )
+        if not max_radius > 0:
+            raise ValueError(f"max_radius={max_radius!r} must be > 0")
+        if not isinstance(lmax, int) or lmax < 0:
+            raise ValueError(f"lmax={lmax!r} must be an int >= 0")
+        if not isinstance(radial_layers, int) or radial_layers < 0:
+            raise ValueError(
+                f"radial_layers={radial_layers!r} must be an int >= 0 (hidden layers of the MLP)"
+            )
+        if self_interaction and radial_basis == "bessel":
+            raise ValueError(
+                "radial_basis='bessel' is infinite at distance 0, so it cannot embed the self-interaction "
+                "term: use another basis or self_interaction=False"
+            )
+        # evaluate the basis once to validate basis/number/cutoff with soft_one_hot_linspace's messages
+        soft_one_hot_linspace(torch.ones(1), 0.0, max_radius, radial_number, radial_basis, radial_cutoff)
+
+        self.irreps_in = o3.Irreps(irreps_in)
+        self.irreps_out = o3.Irreps(irreps_out)
+        self.irreps_sh = o3.Irreps.spherical_harmonics(lmax)
+        self.num_neighbors = float(num_neighbors)
+        self.max_radius = float(max_radius)
+        self.radial_basis = radial_basis
+        self.radial_number = radial_number
+        self.radial_cutoff = radial_cutoff
+        self.self_interaction = self_interaction
+        self.tp = o3.FullyConnectedTensorProduct(
+            self.irreps_in, self.irreps_sh, self.irreps_out, shared_weights=False
+        )
+        hs = [radial_number] + [radial_hidden] * radial_layers + [self.tp.weight_numel]
+        self.fc = FullyConnectedNet(hs, radial_act)
+
+    def radial_embedding(self, length: torch.Tensor) -> torch.Tensor:
+        """``length: [E] -> [E, radial_number]``, the radial basis scaled by ``sqrt(radial_number)``."""
+        emb = soft_one_hot_linspace(
+            length, 0.0, self.max_radius, self.radial_number, self.radial_basis, self.radial_cutoff
+        )
+        return emb * self.radial_number**0.5
+
+    def stages(self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor) -> ConvolutionStages:
+        """Evaluate the convolution, returning every intermediate (see :class:`ConvolutionStages`).
+
+        ``x: [N, irreps_in.dim]``, ``pos: [N, 3]``, ``edge_index: [2, E]`` (source j, target i).
+        """
+        num_nodes = self._check(x, pos, edge_index)
+        src, dst = edge_index[0].long(), edge_index[1].long()
+        if self.self_interaction:
+            loops = torch.arange(num_nodes, device=src.device)
+            src, dst = torch.cat([src, loops]), torch.cat([dst, loops])
+        with record_function("spherical_harmonics"):
+            edge_vec = pos[dst] - pos[src]
+            sh = o3.spherical_harmonics(self.irreps_sh, edge_vec, normalize=True, normalization="component")
+        with record_function("radial_embedding"):
+            embedding = self.radial_embedding(edge_vec.norm(dim=1))
+        with record_function("radial_mlp"):
+            weight = self.fc(embedding)
+        with record_function("tensor_product"):
+            summand = self.tp(x[src], sh, weight)
+        with record_function("scatter"):
+            output = scatter(summand, dst, dim=0, dim_size=num_nodes) / self.num_neighbors**0.5
+        return ConvolutionStages(src, dst, edge_vec, sh, embedding, weight, summand, output)
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """``x: [N, irreps_in.dim]``, ``pos: [N, 3]``, ``edge_index: [2, E]`` -> ``[N, irreps_out.dim]``."""
+        return self.stages(x, pos, edge_index).output
+
+    def _check(self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor) -> int:
+        if pos.dim() != 2 or pos.shape[1] != 3:
+            raise ValueError(f"pos must have shape [N, 3], got {list(pos.shape)}")
+        num_nodes = pos.shape[0]
+        if x.shape != (num_nodes, self.irreps_in.dim):
+            raise ValueError(
+                f"x must have shape [N, irreps_in.dim] = [{num_nodes}, {self.irreps_in.dim}] "
+                f"(irreps_in={self.irreps_in}, N from pos), got {list(x.shape)}"
+            )
+        check_edge_index(edge_index, num_nodes)
+        return num_nodes
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.irreps_in} -> {self.irreps_out}, sh={self.irreps_sh}, z={self.num_neighbors:g}, "
+            f"radial={self.radial_basis}x{self.radial_number} up to {self.max_radius:g}, "
+            f"self_interaction={self.self_interaction}"
+        )
+
+
+def _positions(item: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(pos, batch)`` from a graph-like object, a ``(pos, batch)`` pair or a bare ``pos`` tensor."""
+    if isinstance(item, torch.Tensor):
+        return item, None
+    if isinstance(item, tuple | list) and len(item) == 2:
+        return item[0], item[1]
+    if hasattr(item, "pos"):
+        return item.pos, getattr(item, "batch", None)
+    raise TypeError(
+        f"cannot read positions from {type(item).__name__}: give objects with a .pos (and optional .batch), "
+        "(pos, batch) pairs, or [N, 3] position tensors"
+    )
+
+
+def average_num_neighbors(
+    data: Iterable[Any],
+    max_radius: float,
+    max_num_neighbors: int = 1024,
+    self_interaction: bool = False,
+) -> float:
+    """Average number of terms each node sums, over a data set: ``z`` of :class:`Convolution`.
+
+    Args:
+        data: graphs (objects with ``.pos`` and optional ``.batch``, e.g. ``Graph``/``GraphBatch``),
+            ``(pos, batch)`` pairs, or ``pos: [N, 3]`` tensors.
+        max_radius: radius of the graphs.
+        max_num_neighbors: cap passed to ``radius_graph``.
+        self_interaction: count the ``j = i`` term too (adds exactly 1).
+
+    Returns:
+        total edges / total nodes (+ 1 with ``self_interaction``).
+    """
+    edges = nodes = 0
+    for item in data:
+        pos, batch = _positions(item)
+        edge_index = radius_graph(pos, max_radius, batch, max_num_neighbors=max_num_neighbors)
+        edges += edge_index.shape[1]
+        nodes += pos.shape[0]
+    if nodes == 0:
+        raise ValueError("average_num_neighbors got no nodes: pass a non-empty iterable of graphs")
+    return edges / nodes + (1.0 if self_interaction else 0.0)
