@@ -34,12 +34,14 @@ from e3lab.o3._rotation import (
     rand_matrix,
     xyz_to_angles,
 )
+from e3lab.o3._spherical_harmonics import SphericalHarmonics, spherical_harmonics
 from e3lab.o3._wigner import change_basis_real_to_complex, so3_generators, su2_generators, wigner_D
 from e3lab.o3._wigner_3j import wigner_3j
 
 __all__ = [
     "Irrep",
     "Irreps",
+    "SphericalHarmonics",
     "angles_to_axis_angle",
     "angles_to_matrix",
     "angles_to_quaternion",
@@ -69,6 +71,7 @@ __all__ = [
     "rand_matrix",
     "rand_quaternion",
     "so3_generators",
+    "spherical_harmonics",
     "su2_generators",
     "wigner_3j",
     "wigner_D",
