@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import e3nn.o3
 import pytest
 import torch
 
-from e3lab.o3 import Irreps, rand_matrix, spherical_harmonics
+from e3lab.o3 import Irreps, rand_matrix
 from e3lab.signal import evaluate_at, from_vectors
 
 
@@ -17,11 +18,11 @@ def test_signal_equals_each_norm_at_each_direction(float64: None, lmax: int) -> 
 
 
 @pytest.mark.parametrize("normalization", ["integral", "component", "norm"])
-def test_one_vector_is_the_tutorial_formula(float64: None, normalization: str) -> None:
+def test_one_vector_is_the_tutorial_formula_in_e3nn_basis(float64: None, normalization: str) -> None:
     d = torch.randn(10, 1, 3)
-    Y = spherical_harmonics(list(range(5)), d, True, normalization=normalization)[:, 0]
+    Y = e3nn.o3.spherical_harmonics(list(range(5)), d, True, normalization=normalization)[:, 0]
     expected = d.norm(dim=-1) * Y / (Y * Y).sum(-1, keepdim=True)
-    torch.testing.assert_close(from_vectors(d, 4, normalization), expected, atol=1e-12, rtol=0)
+    torch.testing.assert_close(from_vectors(d, 4, normalization), expected, atol=1e-10, rtol=0)
 
 
 def test_zero_vectors_are_ignored(float64: None) -> None:

@@ -8,7 +8,6 @@ import e3nn.o3
 import pytest
 import torch
 
-from e3lab.o3 import spherical_harmonics
 from e3lab.signal import SphericalGrid, evaluate, evaluate_at, s2_grid
 
 
@@ -32,11 +31,11 @@ def test_evaluate_on_grid_equals_evaluate_at_its_directions(float64: None) -> No
     torch.testing.assert_close(on_grid.reshape(2, 3, 40), at, atol=1e-12, rtol=0)
 
 
-def test_evaluate_at_is_the_sh_expansion(float64: None) -> None:
+def test_evaluate_at_is_the_e3nn_sh_expansion(float64: None) -> None:
     coeffs = torch.randn(9)
     x = torch.randn(20, 3)
-    Y = spherical_harmonics([0, 1, 2], x, True, normalization="component")
-    torch.testing.assert_close(evaluate_at(coeffs, x, "component"), Y @ coeffs, atol=1e-12, rtol=0)
+    Y = e3nn.o3.spherical_harmonics([0, 1, 2], x, True, normalization="component")
+    torch.testing.assert_close(evaluate_at(coeffs, x, "component"), Y @ coeffs, atol=1e-10, rtol=0)
     # the constant signal: Y0 = 1 / sqrt(4 pi) in integral normalization
     constant = evaluate_at(torch.tensor([1.0, 0, 0, 0]), x)
     torch.testing.assert_close(constant, torch.full((20,), 1 / math.sqrt(4 * math.pi)))
