@@ -146,7 +146,7 @@ def _evaluate(
     contiguous point axis and every matmul has the long axis as its free dimension.
     """
     batch = x.shape[:-1]
-    xt = x.reshape(-1, 3).t()
+    xt = x.reshape(-1, 3).t().contiguous()
     if normalize:
         xt = _safe_normalize(xt)
     ys = [torch.full_like(xt[:1], _scale(0, normalization))]
@@ -156,7 +156,7 @@ def _evaluate(
         outer = (ys[l][:, None, :] * xt[None, :, :]).reshape(3 * (2 * l + 1), -1)
         ys.append(W.to(dtype=x.dtype).t() @ outer)
     out = torch.cat([ys[l] for l in ls], dim=0)
-    return out.t().reshape(*batch, out.shape[0])
+    return out.t().contiguous().reshape(*batch, out.shape[0])
 
 
 @functools.lru_cache(maxsize=128)
