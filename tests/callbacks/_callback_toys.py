@@ -131,6 +131,9 @@ class ToyTask(pl.LightningModule):
     def validation_step(self, batch: ToyBatch, batch_idx: int) -> None:
         self.log("val/loss", self._loss(batch), batch_size=len(batch.pos))
 
+    def test_step(self, batch: ToyBatch, batch_idx: int) -> None:
+        self.log("test/loss", self._loss(batch), batch_size=len(batch.pos))
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=self.lr)
 

@@ -12,6 +12,7 @@ from _callback_toys import BrokenConvNet, ToyConvNet, ToyTask, batches, make_bat
 from e3lab.callbacks import EquivarianceCallback, EquivarianceWarning
 from e3lab.callbacks._equivariance_check import blockwise_relative_error, random_transform, transform_inputs
 from e3lab.callbacks._graph_inputs import graph_inputs
+from e3lab.nn import EquivariantConvNet
 from e3lab.o3 import Irreps
 
 
@@ -110,3 +111,12 @@ def test_module_without_net_is_rejected(tmp_path):
     trainer = tiny_trainer(tmp_path, [EquivarianceCallback()], fast_dev_run=1)
     with pytest.raises(TypeError, match=r"needs ToyTask\.net"):
         trainer.fit(task, batches(1, ToyConvNet()))
+
+
+def test_e3lab_equivariant_conv_net_float64_below_1e_10(float64):
+    net = EquivariantConvNet(
+        "0e + 1o + 2e", "4x0e + 2x1o + 2x1e + 2x2e", "0e + 1o + 2e", num_layers=2, lmax=2
+    )
+    metrics = EquivarianceCallback().check(net, graph_inputs(make_batch(sizes=(6, 7), net=net)))
+    assert metrics["equivariance/max_rel_error"] < 1e-10
+    assert set(metrics) >= {f"equivariance/rel_error/{b}_{ir}" for b, ir in enumerate(("0e", "1o", "2e"))}

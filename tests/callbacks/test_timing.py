@@ -6,20 +6,11 @@ import time
 
 import pytest
 import torch
-from _callback_toys import ToyConvNet, ToyTask, batches, tiny_trainer
+from _callback_toys import ToyConvNet, ToyTask, batches, make_batch, tiny_trainer
 
 from e3lab.callbacks import TimingCallback, profile_stages
 from e3lab.callbacks._graph_inputs import graph_inputs
-
-STAGES = (
-    "radius_graph",
-    "spherical_harmonics",
-    "radial_embedding",
-    "radial_mlp",
-    "tensor_product",
-    "scatter",
-    "gate",
-)
+from e3lab.nn import STAGES, EquivariantConvNet
 
 
 def _fit(tmp_path, callbacks):
@@ -92,3 +83,18 @@ def test_bad_arguments_are_rejected():
         TimingCallback(every_n_steps=0, stages=STAGES)
     with pytest.raises(ValueError, match="warmup=-1"):
         TimingCallback(warmup=-1, stages=STAGES)
+
+
+def test_e3lab_conv_net_time_lands_in_its_stages_by_default():
+    net = EquivariantConvNet(
+        "0e + 1o", "4x0e + 2x1o + 2x1e", "0e + 1o", num_layers=2, lmax=2, radial_hidden=16
+    )
+    inputs = graph_inputs(make_batch(sizes=(8, 9), net=net))
+    breakdown, _ = profile_stages(net, inputs, warmup=1)
+    assert list(breakdown) == [*STAGES, "other"]
+    for stage in STAGES:
+        assert breakdown[stage]["fwd"] > 0, stage
+    for stage in ("radial_mlp", "tensor_product", "scatter", "gate"):
+        assert breakdown[stage]["bwd"] > 0, stage
+    stage_time = sum(t["total"] for s, t in breakdown.items() if s != "other")
+    assert breakdown["other"]["total"] < stage_time

@@ -4,7 +4,9 @@ from e3lab.callbacks._atomic_checkpoint_io import AtomicCheckpointIO
 from e3lab.callbacks._equivariance import EquivarianceCallback, EquivarianceWarning
 from e3lab.callbacks._finite_loss_guard import FiniteLossGuard, NonFiniteLossError
 from e3lab.callbacks._graceful_shutdown import GracefulShutdown
+from e3lab.callbacks._signal_plot import SignalPlotCallback
 from e3lab.callbacks._stage_attribution import attribute_stages
+from e3lab.callbacks._summary import SummaryCallback
 from e3lab.callbacks._timing import TimingCallback, profile_stages
 
 __all__ = [
@@ -14,6 +16,8 @@ __all__ = [
     "FiniteLossGuard",
     "GracefulShutdown",
     "NonFiniteLossError",
+    "SignalPlotCallback",
+    "SummaryCallback",
     "TimingCallback",
     "attribute_stages",
     "profile_stages",

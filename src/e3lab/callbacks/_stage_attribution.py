@@ -7,17 +7,12 @@ from typing import Any
 
 from torch.autograd import DeviceType
 
-__all__ = ["BACKWARD_PREFIX", "OTHER", "attribute_stages", "default_stages"]
+from e3lab.nn import STAGES
+
+__all__ = ["BACKWARD_PREFIX", "OTHER", "attribute_stages"]
 
 BACKWARD_PREFIX = "autograd::engine::evaluate_function: "
 OTHER = "other"
-
-
-def default_stages() -> tuple[str, ...]:
-    """The stage names of e3lab's convolution (``e3lab.nn.STAGES``)."""
-    from e3lab.nn import STAGES
-
-    return tuple(STAGES)
 
 
 def attribute_stages(
@@ -43,7 +38,7 @@ def attribute_stages(
     number (keyed by the forward thread). When several forward ops carry that number, the last one
     to start is the node's creator. Unmatched backward work (gradient accumulation) is ``"other"``.
     """
-    stages = default_stages() if stages is None else tuple(stages)
+    stages = tuple(STAGES) if stages is None else tuple(stages)
     if OTHER in stages:
         raise ValueError(f"stages={stages!r} must not contain the reserved name {OTHER!r}")
     events = [e for e in profiler_events if e.device_type == DeviceType.CPU]

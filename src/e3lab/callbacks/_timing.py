@@ -13,8 +13,9 @@ from typing_extensions import override
 
 from e3lab.callbacks._graph_inputs import GraphInputs, graph_inputs
 from e3lab.callbacks._run_files import log_image, log_table, run_dir
-from e3lab.callbacks._stage_attribution import attribute_stages, default_stages
+from e3lab.callbacks._stage_attribution import attribute_stages
 from e3lab.callbacks._timing_report import TIMING_COLUMNS, timing_metrics, timing_rows, write_timing_files
+from e3lab.nn import STAGES
 
 __all__ = ["TimingCallback", "profile_stages"]
 
@@ -46,7 +47,7 @@ class TimingCallback(pl.Callback):
             raise ValueError(f"warmup={warmup!r} must be an int >= 0")
         self.every_n_steps = every_n_steps
         self.warmup = warmup
-        self.stages = default_stages() if stages is None else tuple(stages)
+        self.stages = tuple(STAGES) if stages is None else tuple(stages)
         self.last_breakdown: dict[str, dict[str, float]] = {}
         self._last_step = -1
 
