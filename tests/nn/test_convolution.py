@@ -100,6 +100,21 @@ def test_equivariance(float64: None, self_interaction: bool) -> None:
     assert err < 1e-10
 
 
+def test_self_interaction_term_uses_y0_only(float64: None) -> None:
+    conv = _conv(True)
+    pos, edge_index = _graph()
+    pos.requires_grad_(True)
+    stages = conv.stages(o3.Irreps(IRREPS_IN).randn(len(pos), -1), pos, edge_index)
+    num_edges = edge_index.shape[1]
+    assert stages.sh.shape[0] == num_edges + len(pos)
+    self_sh = stages.sh[num_edges:]
+    assert torch.equal(stages.edge_src[num_edges:], torch.arange(len(pos)))
+    torch.testing.assert_close(self_sh[:, 0], torch.ones(len(pos)))  # component normalisation: Y0 = 1
+    assert self_sh[:, 1:].abs().max() == 0
+    stages.output.pow(2).sum().backward()
+    assert torch.isfinite(pos.grad).all()
+
+
 def test_second_moments_and_float32() -> None:
     torch.manual_seed(1)
     conv = Convolution("10x0e + 10x1e", "20x0e + 10x1e", num_neighbors=1.0, max_radius=1.8)
