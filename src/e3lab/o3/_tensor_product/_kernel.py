@@ -63,19 +63,16 @@ class TensorProductKernel(torch.nn.Module):
         """``x: [Z, u, d1]``, ``y: [Z, v, d2]`` -> ``s: [Z, k, u, v]`` (``[Z, k, u]`` for ``uu*`` modes)."""
         uu = plan.mode in ("uuw", "uuu")
         z, k = x.shape[0], plan.dim_out
+        # the scale goes on the smaller operand, before the product
         if plan.kernel == "x0":  # x: [Z, u, 1]
-            yt = y.transpose(1, 2)
-            return plan.scale * (
-                x.transpose(1, 2) * yt if uu else x.transpose(1, 2)[..., None] * yt[:, :, None, :]
-            )
+            xt, yt = plan.scale * x.transpose(1, 2), y.transpose(1, 2)
+            return xt * yt if uu else xt[..., None] * yt[:, :, None, :]
         if plan.kernel == "y0":  # y: [Z, v, 1]
-            xt = x.transpose(1, 2)
-            return plan.scale * (
-                xt * y.transpose(1, 2) if uu else xt[..., None] * y.transpose(1, 2)[:, :, None, :]
-            )
+            xt, yt = x.transpose(1, 2), plan.scale * y.transpose(1, 2)
+            return xt * yt if uu else xt[..., None] * yt[:, :, None, :]
         if plan.kernel == "dot":
-            s = (x * y).sum(-1) if uu else torch.bmm(x, y.transpose(1, 2))
-            return (plan.scale * s).unsqueeze(1)
+            x = plan.scale * x
+            return ((x * y).sum(-1) if uu else torch.bmm(x, y.transpose(1, 2))).unsqueeze(1)
         cg = getattr(self, plan.buffer).to(x.dtype)
         first, second = (x, y) if plan.kernel == "xfirst" else (y, x)
         n_first, d_second = first.shape[1], second.shape[2]
