@@ -25,8 +25,8 @@ class EquivariantTask(L.LightningModule):
         scheduler: factory ``optimizer -> LRScheduler`` or ``None``; stepped every epoch.
         compile: compile ``self.net`` in place with ``torch.compile`` at fit start (never this module).
 
-    Checkpoints record the class and the hyperparameters, so ``load_from_checkpoint(path)`` needs no
-    other argument.
+    Checkpoints record the class and the network's arguments, so ``load_from_checkpoint(path)`` needs no
+    other argument (the loaded model has the default optimizer unless one is passed).
     """
 
     def __init__(
@@ -42,7 +42,9 @@ class EquivariantTask(L.LightningModule):
                 "net must be a dict of EquivariantConvNet arguments with at least irreps_in and irreps_out, "
                 f"got {net!r}"
             )
-        self.save_hyperparameters()
+        # the optimizer/scheduler factories are not needed to rebuild the model, and leaving them out keeps
+        # checkpoints loadable with torch.load(weights_only=True); the full run config is logged separately
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.net = EquivariantConvNet(**net)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler

@@ -15,9 +15,9 @@ from e3lab.o3 import Irrep, Irreps
 def logits_from_pooled(pooled: torch.Tensor, irreps_out: Irreps) -> torch.Tensor:
     """Class logits from per-graph invariants, parity-correct.
 
-    ``irreps_out = "Kx0e"``: the K scalars are the K logits. ``irreps_out = "1x0o + Kx0e"``: K + 1 classes,
-    where classes 0 and 1 are a mirror pair: ``logits = [s_0 + p, s_0 - p, s_1, ..., s_{K-1}]`` with ``p``
-    the odd scalar, so a mirror image (``p -> -p``) swaps exactly those two logits.
+    ``irreps_out = "Kx0e"``: the K scalars are the K logits. ``irreps_out = "1x0o + Kx0e"`` (e3nn's tetris
+    labels): K + 2 classes, where classes 0 and 1 are a mirror pair: ``logits = [p, -p, s_0, ..., s_{K-1}]``
+    with ``p`` the odd scalar, so a mirror image (``p -> -p``) swaps exactly those two logits.
 
     Args:
         pooled: ``[num_graphs, irreps_out.dim]``.
@@ -30,10 +30,10 @@ def logits_from_pooled(pooled: torch.Tensor, irreps_out: Irreps) -> torch.Tensor
         return pooled
     if len(scalars) == 2 and scalars[0] == (1, Irrep("0o")) and scalars[1].ir == Irrep("0e"):
         p, s = pooled[:, :1], pooled[:, 1:]
-        return torch.cat([s[:, :1] + p, s[:, :1] - p, s[:, 1:]], dim=1)
+        return torch.cat([p, -p, s], dim=1)
     raise ValueError(
         f"irreps_out={irreps_out} cannot be turned into logits; use 'Kx0e' (K classes) or "
-        "'1x0o + Kx0e' (K + 1 classes, the first two a mirror pair)"
+        "'1x0o + Kx0e' (K + 2 classes, the first two a mirror pair)"
     )
 
 
@@ -59,12 +59,9 @@ class GraphClassificationModule(EquivariantTask):
         self.num_classes = num_classes(Irreps(self.net.irreps_out))
         # fail at construction on irreps_out that cannot give logits
         logits_from_pooled(torch.zeros(1, Irreps(self.net.irreps_out).dim), Irreps(self.net.irreps_out))
-        self.accuracy = torch.nn.ModuleDict(
-            {
-                stage: MulticlassAccuracy(self.num_classes, average="micro")
-                for stage in ("train", "val", "test")
-            }
-        )
+        self.train_acc = MulticlassAccuracy(self.num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(self.num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(self.num_classes, average="micro")
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
         """Logits ``[num_graphs, num_classes]``."""
@@ -75,7 +72,7 @@ class GraphClassificationModule(EquivariantTask):
     def _step(self, batch: GraphBatch, stage: str) -> torch.Tensor:
         logits = self(batch)
         loss = torch.nn.functional.cross_entropy(logits, batch.graph_target)
-        accuracy = self.accuracy[stage]
+        accuracy = getattr(self, f"{stage}_acc")
         accuracy(logits, batch.graph_target)
         n = batch.num_graphs
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)

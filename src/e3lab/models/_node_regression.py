@@ -25,12 +25,14 @@ class NodeRegressionModule(EquivariantTask):
         compile: bool = False,
     ) -> None:
         super().__init__(net, optimizer, scheduler, compile)
-        self.r2 = torch.nn.ModuleDict({stage: R2Score() for stage in ("train", "val", "test")})
+        self.train_r2 = R2Score()
+        self.val_r2 = R2Score()
+        self.test_r2 = R2Score()
 
     def _step(self, batch: GraphBatch, stage: str) -> torch.Tensor:
         pred = self(batch)
         loss = torch.nn.functional.mse_loss(pred, batch.node_target)
-        r2 = self.r2[stage]
+        r2 = getattr(self, f"{stage}_r2")
         r2(pred.detach().flatten(), batch.node_target.flatten())
         n = batch.num_graphs
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)

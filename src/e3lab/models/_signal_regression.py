@@ -57,8 +57,10 @@ class SignalRegressionModule(EquivariantTask):
     def training_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
         if self.loss_floor is None:
             self.loss_floor = self._floor(batch)
+            self.zero_output_loss = float(batch.node_target.detach().pow(2).mean())
             rank_zero_info(
-                f"symmetry/loss_floor = {self.loss_floor:.6g} (lowest MSE allowed by the symmetry)"
+                f"symmetry/loss_floor = {self.loss_floor:.6g} (lowest MSE allowed by the input's symmetry; "
+                f"an all-zero output has MSE {self.zero_output_loss:.6g})"
             )
         loss = torch.nn.functional.mse_loss(self(batch), batch.node_target)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch.num_graphs)
