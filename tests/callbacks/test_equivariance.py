@@ -7,13 +7,14 @@ import warnings
 
 import pytest
 import torch
-from _callback_toys import BrokenConvNet, ToyConvNet, ToyTask, batches, make_batch, tiny_trainer
 
 from e3lab.callbacks import EquivarianceCallback, EquivarianceWarning
 from e3lab.callbacks._equivariance_check import blockwise_relative_error, random_transform, transform_inputs
 from e3lab.callbacks._graph_inputs import graph_inputs
 from e3lab.nn import EquivariantConvNet
 from e3lab.o3 import Irreps
+
+from ._callback_toys import BrokenConvNet, ToyConvNet, ToyTask, batches, make_batch, tiny_trainer
 
 
 def test_random_transform_permutes_within_graphs_and_includes_inversion():

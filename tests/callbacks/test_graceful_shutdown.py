@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from _callback_toys import ToyConvNet, ToyTask, batches, tiny_trainer
 
 from e3lab.callbacks import GracefulShutdown
+
+from ._callback_toys import ToyConvNet, ToyTask, batches, tiny_trainer
 
 TOYS_DIR = Path(__file__).parent
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _callback_toys import ToyConvNet, ToyTask, batches, tiny_trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from e3lab.callbacks import AtomicCheckpointIO, FiniteLossGuard, NonFiniteLossError
+
+from ._callback_toys import ToyConvNet, ToyTask, batches, tiny_trainer
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):

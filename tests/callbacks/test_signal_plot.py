@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _callback_toys import ToyBatch, ToyConvNet, ToyTask, batches, full_graph, tiny_trainer
 from matplotlib.image import imread
 from torch.utils.data import DataLoader
 
@@ -13,6 +12,8 @@ from e3lab.callbacks._signal_plot import signal_lmax
 from e3lab.nn import EquivariantConvNet
 from e3lab.o3 import Irreps
 from e3lab.signal import from_vectors
+
+from ._callback_toys import ToyBatch, ToyConvNet, ToyTask, batches, full_graph, tiny_trainer
 
 LMAX = 2
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 
-from _callback_toys import ToyConvNet, ToyTask, batches, tiny_trainer
 from rich.console import Console
 
 from e3lab.callbacks import EquivarianceCallback, SummaryCallback, TimingCallback
 from e3lab.nn import STAGES
+
+from ._callback_toys import ToyConvNet, ToyTask, batches, tiny_trainer
 
 
 def test_summary_after_fit_and_test_shows_every_section(tmp_path):

@@ -6,11 +6,12 @@ import time
 
 import pytest
 import torch
-from _callback_toys import ToyConvNet, ToyTask, batches, make_batch, tiny_trainer
 
 from e3lab.callbacks import TimingCallback, profile_stages
 from e3lab.callbacks._graph_inputs import graph_inputs
 from e3lab.nn import STAGES, EquivariantConvNet
+
+from ._callback_toys import ToyConvNet, ToyTask, batches, make_batch, tiny_trainer
 
 
 def _fit(tmp_path, callbacks):
@@ -98,3 +99,24 @@ def test_e3lab_conv_net_time_lands_in_its_stages_by_default():
         assert breakdown[stage]["bwd"] > 0, stage
     stage_time = sum(t["total"] for s, t in breakdown.items() if s != "other")
     assert breakdown["other"]["total"] < stage_time
+
+
+@pytest.mark.slow
+def test_wandb_logger_receives_the_table_and_the_bar_chart(tmp_path, monkeypatch):
+    wandb = pytest.importorskip("wandb")
+    from lightning.pytorch.loggers import WandbLogger
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.chdir(tmp_path)
+    net = ToyConvNet()
+    logger = WandbLogger(save_dir=tmp_path, offline=True, project="e3lab-tests")
+    trainer = tiny_trainer(
+        tmp_path, [TimingCallback(every_n_steps=2)], max_steps=2, limit_val_batches=0, logger=logger
+    )
+    try:
+        trainer.fit(ToyTask(net), batches(2, net))
+    finally:
+        wandb.finish()
+    media = tmp_path / "wandb"
+    assert list(media.rglob("media/images/timing/breakdown_*.png"))
+    assert list(media.rglob("media/table/timing/table_*.table.json"))
