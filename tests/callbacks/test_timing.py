@@ -120,3 +120,13 @@ def test_wandb_logger_receives_the_table_and_the_bar_chart(tmp_path, monkeypatch
     media = tmp_path / "wandb"
     assert list(media.rglob("media/images/timing/breakdown_*.png"))
     assert list(media.rglob("media/table/timing/table_*.table.json"))
+
+
+def test_a_network_without_stage_ranges_triggers_one_warning(tmp_path):
+    net = ToyConvNet()
+    callback = TimingCallback(every_n_steps=1, warmup=0, stages=("not_a_range",))
+    trainer = tiny_trainer(tmp_path, [callback], max_steps=2, limit_val_batches=0)
+    with pytest.warns(UserWarning, match="found none of the stage ranges") as record:
+        trainer.fit(ToyTask(net), batches(2, net))
+    assert sum("found none of the stage ranges" in str(w.message) for w in record) == 1
+    assert callback.last_breakdown["other"]["total"] > 0

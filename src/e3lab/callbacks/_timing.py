@@ -8,12 +8,13 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch.profiler import ProfilerActivity, profile
 from typing_extensions import override
 
 from e3lab.callbacks._graph_inputs import GraphInputs, graph_inputs
 from e3lab.callbacks._run_files import log_image, log_table, run_dir
-from e3lab.callbacks._stage_attribution import attribute_stages
+from e3lab.callbacks._stage_attribution import OTHER, attribute_stages
 from e3lab.callbacks._timing_report import TIMING_COLUMNS, timing_metrics, timing_rows, write_timing_files
 from e3lab.nn import STAGES
 
@@ -50,6 +51,7 @@ class TimingCallback(pl.Callback):
         self.stages = tuple(STAGES) if stages is None else tuple(stages)
         self.last_breakdown: dict[str, dict[str, float]] = {}
         self._last_step = -1
+        self._warned = False
 
     @override
     def on_train_batch_end(
@@ -61,6 +63,13 @@ class TimingCallback(pl.Callback):
         self._last_step = step
         breakdown, wall_ms = profile_stages(pl_module.net, graph_inputs(batch), self.warmup, self.stages)
         self.last_breakdown = breakdown
+        if not self._warned and all(t["total"] == 0 for s, t in breakdown.items() if s != OTHER):
+            self._warned = True
+            rank_zero_warn(
+                f"TimingCallback found none of the stage ranges {self.stages} in the profile: all time is "
+                f"'{OTHER}'. The network must wrap its stages in torch.profiler.record_function(name), and "
+                "torch.compile drops those ranges; profile an uncompiled network for a breakdown"
+            )
         metrics = {**timing_metrics(breakdown), "timing/wall_ms": wall_ms}
         pl_module.log_dict(metrics, on_step=True, on_epoch=False, batch_size=1, rank_zero_only=True)
         if trainer.is_global_zero:
