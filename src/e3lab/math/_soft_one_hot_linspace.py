@@ -46,6 +46,8 @@ def soft_one_hot_linspace(
         raise ValueError(f"basis={basis!r} is not a valid basis: choose one of {', '.join(BASES)}")
     if not isinstance(number, int) or number < 1:
         raise ValueError(f"number={number!r} must be a positive int (the number of basis functions)")
+    if start == end:
+        raise ValueError(f"start == end == {start!r}: the basis needs an interval, give end != start")
 
     if basis == "fourier":
         return _fourier(x, start, end, number, cutoff)
@@ -80,11 +82,17 @@ def _fourier(x: torch.Tensor, start: float, end: float, number: int, cutoff: boo
 
 
 def _bessel(x: torch.Tensor, start: float, end: float, number: int, cutoff: bool) -> torch.Tensor:
-    """Spherical Bessel j0 roots: sqrt(2/c) sin(n pi r / c) / r, with r = x - start, c = end - start."""
+    """Spherical Bessel j0 roots: sqrt(2/c) sin(n pi r / c) / r, with r = x - start, c = end - start.
+
+    At ``r = 0`` the value is the limit ``sqrt(2/c) n pi / c`` (e3nn gives NaN there), with derivative 0.
+    """
     r = x[..., None] - start
     c = end - start
     n = torch.arange(1, number + 1, dtype=x.dtype, device=x.device)
-    out = math.sqrt(2 / c) * torch.sin(n * math.pi * r / c) / r
+    at_zero = r == 0
+    safe_r = torch.where(at_zero, torch.ones_like(r), r)
+    ratio = torch.where(at_zero, n * math.pi / c, torch.sin(n * math.pi * safe_r / c) / safe_r)
+    out = math.sqrt(2 / c) * ratio
     if not cutoff:
         return out
     inside = (r > 0) & (r < c)

@@ -145,6 +145,10 @@ def _evaluate(
     Works in the transposed layout ``[3, N]`` / ``[2l+1, N]`` so that every elementwise op runs along the
     contiguous point axis and every matmul has the long axis as its free dimension.
     """
+    if x.dim() == 0 or x.shape[-1] != 3:
+        raise ValueError(f"x must have shape [..., 3] (vectors), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}; convert it with x.float()")
     batch = x.shape[:-1]
     xt = x.reshape(-1, 3).t().contiguous()
     if normalize:

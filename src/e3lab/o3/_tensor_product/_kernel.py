@@ -123,11 +123,7 @@ class TensorProductKernel(torch.nn.Module):
         acc: dict[int, torch.Tensor] = {}
         for group, chunk in zip(self.groups, self.weight_chunk, strict=True):
             pairs = [self._pair(p, xs[p.i_in1], ys[p.i_in2]) for p in group]
-            s = (
-                pairs[0]
-                if len(pairs) == 1
-                else torch.cat([p.reshape(z, p.shape[1], -1) for p in pairs], dim=2)
-            )
+            s = pairs[0] if len(pairs) == 1 else torch.cat([p.flatten(2) for p in pairs], dim=2)
             out = self._apply_weight(group, s, chunks[chunk] if chunk >= 0 else None, shared)
             i_out = group[0].i_out
             acc[i_out] = out if i_out not in acc else acc[i_out] + out

@@ -145,7 +145,15 @@ class TensorProduct(torch.nn.Module):
         weight = self._get_weight(weight)
         self._check_inputs(x, y, weight)
         per_sample = not self.shared_weights and self.weight_numel > 0
-        batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1], weight.shape[:-1] if per_sample else ())
+        shapes = (x.shape[:-1], y.shape[:-1], weight.shape[:-1] if per_sample else ())
+        try:
+            batch = torch.broadcast_shapes(*shapes)
+        except RuntimeError:
+            raise ValueError(
+                f"batch dimensions do not broadcast: x {tuple(x.shape)}, y {tuple(y.shape)}"
+                + (f", weight {tuple(weight.shape)}" if per_sample else "")
+                + "; give them equal (or broadcastable) leading dimensions"
+            ) from None
         z = int(torch.Size(batch).numel())
         x2 = x.expand(*batch, x.shape[-1]).reshape(z, x.shape[-1])
         y2 = y.expand(*batch, y.shape[-1]).reshape(z, y.shape[-1])
