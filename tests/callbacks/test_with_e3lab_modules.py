@@ -6,6 +6,7 @@ import json
 import warnings
 
 import lightning.pytorch as pl
+import pytest
 import torch
 
 from e3lab.callbacks import (
@@ -22,6 +23,7 @@ from e3lab.data import ShapesDataModule
 from e3lab.models import SignalRegressionModule
 
 
+@pytest.mark.slow
 def test_shapes_run_with_every_callback(tmp_path):
     data = ShapesDataModule(start="square", target="rectangle", lmax=2, steps_per_epoch=2)
     net = {"irreps_in": str(data.irreps_in), "irreps_out": str(data.irreps_out), "num_layers": 1, "lmax": 2}
