@@ -22,7 +22,8 @@ TINY = [
     "trainer.max_epochs=2",
     "logger=csv",
     "callbacks.rich_progress_bar=null",
-    "trainer.enable_progress_bar=false",
+    "+trainer.enable_progress_bar=false",
+    "trainer.log_every_n_steps=1",
 ]
 
 
