@@ -17,9 +17,11 @@ $(VENV)/bin/python:
 	$(PIP) install -q --upgrade pip wheel setuptools
 
 $(VENV)/.torch: | $(VENV)/bin/python
-	$(PIP) install -q torch==2.13.0 numpy
+	$(PIP) install -q torch==2.13.0 numpy scipy ninja
+	# torch_scatter / torch_cluster ship as source only: compiled against the torch above (ninja runs
+	# MAX_JOBS compilers at once); pip's wheel cache makes later venvs on this machine instant.
 	$(PY) -c "import torch_scatter, torch_cluster" 2>/dev/null || \
-		$(PIP) install -q --no-build-isolation torch-scatter torch-cluster
+		MAX_JOBS=$$(nproc) $(PIP) install -q --no-build-isolation torch-scatter torch-cluster
 	touch $@
 
 $(STAMP): pyproject.toml $(VENV)/.torch
