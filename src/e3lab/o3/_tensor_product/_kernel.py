@@ -3,6 +3,10 @@
 Shapes: ``x: [Z, irreps_in1.dim]``, ``y: [Z, irreps_in2.dim]``, ``weight: [weight_numel]`` (shared) or
 ``[Z, weight_numel]`` (per sample), output ``[Z, irreps_out.dim]``. Nothing of size ``mul1 * mul2 * d1 * d2``
 is formed; see :mod:`e3lab.o3._tensor_product._plan` for the per-path choices.
+
+Two layouts of a path's result are used: weighted ``uvw`` groups work on ``[Z, k, rows]`` (rows = the
+concatenated ``(u, v)`` of the group's paths) so that the weights are one (batched) matmul; the other modes
+with ``mul2 == 1`` (the usual spherical-harmonics operand) produce ``[Z, u, k]``, the output layout itself.
 """
 
 from __future__ import annotations
@@ -22,22 +26,15 @@ def _blocks(x: torch.Tensor, irreps: Irreps) -> list[torch.Tensor]:
     return [part.reshape(x.shape[0], mul, ir.dim) for part, (mul, ir) in zip(parts, irreps, strict=True)]
 
 
-def _weight_chunks(groups: list[tuple[PathPlan, ...]], numel: int) -> tuple[list[int], list[int]]:
-    """Sizes splitting the flat weights into the groups' blocks (and unused gaps), and each group's chunk."""
-    sizes, chunk_of_group, offset = [], [], 0
-    for group in groups:
-        start, stop = group[0].weight_start, group[-1].weight_stop
-        if start < 0:
-            chunk_of_group.append(-1)
-            continue
-        if start > offset:
-            sizes.append(start - offset)
-        chunk_of_group.append(len(sizes))
-        sizes.append(stop - start)
-        offset = stop
-    if numel > offset:
-        sizes.append(numel - offset)
-    return sizes, chunk_of_group
+def _per_sample_matmul(s: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``s: [Z, k, r]``, ``w: [Z, r, n]`` -> ``[Z, k, n]``.
+
+    For ``k == 1`` a broadcast product and a sum: its weight gradient is then an outer product (one pass),
+    where a batched matmul with inner size 1 is several times slower on CPU.
+    """
+    if s.shape[1] == 1:
+        return (s.transpose(1, 2) * w).sum(1, keepdim=True)
+    return torch.bmm(s, w)
 
 
 class TensorProductKernel(torch.nn.Module):
@@ -53,11 +50,50 @@ class TensorProductKernel(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.irreps_in1, self.irreps_in2, self.irreps_out = irreps_in1, irreps_in2, irreps_out
+        # one chunk per weighted instruction: ``weight.split`` has a single ``cat`` as backward, where
+        # slicing each path's block would zero-fill and add a full-size gradient per path
+        self.chunk_sizes = [int(torch.Size(i.path_shape).numel()) for i in instructions if i.has_weight]
+        self.chunk_starts = [sum(self.chunk_sizes[:i]) for i in range(len(self.chunk_sizes))]
         plans, buffers = build_plan(irreps_in1, irreps_in2, irreps_out, instructions)
         self.groups = group_paths(plans)
-        self.weight_sizes, self.weight_chunk = _weight_chunks(self.groups, weight_numel)
+        # float64 originals: module.to(dtype/device) re-derives the buffers from these (see _apply), so a
+        # module built in float32 and then moved to float64 has float64-exact coefficients
+        self._exact = buffers
         for name, value in buffers.items():
             self.register_buffer(name, value.to(torch.get_default_dtype()), persistent=False)
+
+    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 (torch.nn.Module's signature)
+        super()._apply(fn, recurse)
+        for name, exact in self._exact.items():
+            current = self._buffers[name]
+            self._buffers[name] = exact.to(dtype=current.dtype, device=current.device)
+        return self
+
+    @staticmethod
+    def _v1(plan: PathPlan) -> bool:
+        """Whether the path takes the ``mul2 == 1`` route (``y`` first, no outer product over ``v``)."""
+        return plan.mul2 == 1 and plan.mode in ("uvw", "uvu", "uvv", "uvuv") and plan.kernel != "xfirst"
+
+    def _pair_v1(
+        self, plan: PathPlan, x: torch.Tensor, xt: torch.Tensor | None, y: torch.Tensor
+    ) -> torch.Tensor:
+        """``mul2 == 1``: ``x: [Z, u, d1]`` (``xt``: its ``[Z, d1, u]`` copy, for ``uvw``), ``y: [Z, 1, d2]``.
+
+        Returns ``[Z, k, u]`` for ``uvw`` and ``[Z, u, k]`` for the other modes.
+        """
+        ku = plan.mode == "uvw"
+        if plan.kernel == "x0":  # x: [Z, u, 1]
+            yt = plan.scale * y  # [Z, 1, k]
+            return yt.transpose(1, 2) * x.transpose(1, 2) if ku else x * yt
+        if plan.kernel == "y0":  # y: [Z, 1, 1]
+            yt = plan.scale * y
+            return xt * yt if ku else x * yt
+        if plan.kernel == "dot":  # [Z, 1, u] / [Z, u, 1]
+            yt = plan.scale * y
+            return torch.bmm(yt, xt) if ku else torch.bmm(x, yt.transpose(1, 2))
+        cg = getattr(self, plan.buffer).to(x.dtype)  # [d2, k * d1]
+        m = (y[:, 0] @ cg).reshape(y.shape[0], plan.dim_out, x.shape[2])  # [Z, k, d1]
+        return torch.bmm(m, xt) if ku else torch.bmm(x, m.transpose(1, 2))
 
     def _pair(self, plan: PathPlan, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``x: [Z, u, d1]``, ``y: [Z, v, d2]`` -> ``s: [Z, k, u, v]`` (``[Z, k, u]`` for ``uu*`` modes)."""
@@ -83,28 +119,67 @@ class TensorProductKernel(torch.nn.Module):
         s = torch.bmm(t, second.transpose(1, 2)).reshape(z, k, n_first, second.shape[1])
         return s if plan.kernel == "xfirst" else s.transpose(2, 3)
 
-    def _apply_weight(
-        self, group: tuple[PathPlan, ...], s: torch.Tensor, w: torch.Tensor | None, shared: bool
+    @staticmethod
+    def _weights(group: tuple[PathPlan, ...], chunks: dict[int, torch.Tensor], shared: bool) -> torch.Tensor:
+        """The group's weight blocks, gathered: ``[rows, mul_out]`` or ``[Z, rows, mul_out]``."""
+        mul_out = group[0].mul_out
+        blocks = [
+            chunks[p.weight_start].reshape(*chunks[p.weight_start].shape[:-1], p.mul1 * p.mul2, mul_out)
+            for p in group
+        ]
+        return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-2)
+
+    def _uvw_group(
+        self,
+        group: tuple[PathPlan, ...],
+        pairs: list[torch.Tensor],
+        chunks: dict[int, torch.Tensor],
+        shared: bool,
     ) -> torch.Tensor:
-        """Pair tensor ``s`` of a group and its weight block ``[n]`` or ``[Z, n]`` -> ``[Z, k, mul_out]``."""
-        first, mode = group[0], group[0].mode
-        z, k, u, v = s.shape[0], first.dim_out, first.mul1, first.mul2
-        if w is None:
+        """Pairs ``[Z, k, ...]`` of a weighted ``uvw`` group -> ``[Z, mul_out, k]``."""
+        z, k = pairs[0].shape[0], group[0].dim_out
+        s = pairs[0].flatten(2) if len(pairs) == 1 else torch.cat([p.flatten(2) for p in pairs], 2)
+        w = self._weights(group, chunks, shared)
+        if not shared:
+            return _per_sample_matmul(s, w).transpose(1, 2)
+        return (s.flatten(0, 1) @ w).reshape(z, k, w.shape[-1]).transpose(1, 2)
+
+    def _v1_path(
+        self, plan: PathPlan, x: torch.Tensor, y: torch.Tensor, chunks: dict[int, torch.Tensor]
+    ) -> torch.Tensor:
+        """A ``mul2 == 1`` path of mode uvu, uvv or uvuv -> ``[Z, mul_out, k]``.
+
+        The weight ``[u]`` or ``[Z, u]`` multiplies ``x: [Z, u, d1]`` before the product when ``d1 <= k``,
+        else the pair ``[Z, u, k]`` after it: the smaller of the two tensors.
+        """
+        w = chunks[plan.weight_start].unsqueeze(-1) if plan.weight_start >= 0 else None
+        early = w is not None and x.shape[2] <= plan.dim_out
+        s = self._pair_v1(plan, x * w if early else x, None, y)
+        if w is not None and not early:
+            s = s * w
+        return s.sum(1, keepdim=True) if plan.mode == "uvv" else s
+
+    @staticmethod
+    def _general_path(
+        plan: PathPlan, s: torch.Tensor, chunks: dict[int, torch.Tensor], shared: bool
+    ) -> torch.Tensor:
+        """Pair tensor ``s`` of one path and its weights -> ``[Z, k, mul_out]``."""
+        mode, z, k, u, v = plan.mode, s.shape[0], plan.dim_out, plan.mul1, plan.mul2
+        if plan.weight_start < 0:  # no weights (uvw always has them)
             if mode == "uvu":
                 return s.sum(3)
             if mode == "uvv":
                 return s.sum(2)
             if mode == "uvuv":
                 return s.reshape(z, k, u * v)
-            if mode == "uuw":
-                return s.sum(2, keepdim=True)
-            return s  # uuu
+            return s.sum(2, keepdim=True) if mode == "uuw" else s  # uuu
+        w = chunks[plan.weight_start]
         if mode in ("uvw", "uuw"):
-            rows = u if mode == "uuw" else sum(p.mul1 * p.mul2 for p in group)
+            rows = u if mode == "uuw" else u * v
             s = s.reshape(z, k, rows)
             if shared:
-                return s @ w.reshape(rows, first.mul_out)
-            return torch.bmm(s, w.reshape(z, rows, first.mul_out))
+                return s @ w.reshape(rows, plan.mul_out)
+            return _per_sample_matmul(s, w.reshape(z, rows, plan.mul_out))
         shape = (u,) if mode == "uuu" else (u, v)
         w = w.reshape(shape) if shared else w.reshape(z, 1, *shape)
         if mode == "uvu":
@@ -119,18 +194,35 @@ class TensorProductKernel(torch.nn.Module):
         """``x: [Z, in1.dim]``, ``y: [Z, in2.dim]``, ``weight: [n]`` or ``[Z, n]`` -> ``[Z, out.dim]``."""
         z = x.shape[0]
         xs, ys = _blocks(x, self.irreps_in1), _blocks(y, self.irreps_in2)
-        chunks = weight.split(self.weight_sizes, dim=-1) if self.weight_sizes else ()
-        acc: dict[int, torch.Tensor] = {}
-        for group, chunk in zip(self.groups, self.weight_chunk, strict=True):
-            pairs = [self._pair(p, xs[p.i_in1], ys[p.i_in2]) for p in group]
-            s = pairs[0] if len(pairs) == 1 else torch.cat([p.flatten(2) for p in pairs], dim=2)
-            out = self._apply_weight(group, s, chunks[chunk] if chunk >= 0 else None, shared)
-            i_out = group[0].i_out
-            acc[i_out] = out if i_out not in acc else acc[i_out] + out
+        chunks = dict(zip(self.chunk_starts, weight.split(self.chunk_sizes, dim=-1), strict=True))
+        transposed: dict[int, torch.Tensor] = {}  # [Z, d1, u] copies, made once per input term
+
+        def xt(i: int) -> torch.Tensor:
+            if i not in transposed:
+                transposed[i] = xs[i].transpose(1, 2).contiguous()
+            return transposed[i]
+
+        acc: dict[int, torch.Tensor] = {}  # i_out -> [Z, mul_out, k]
+        for group in self.groups:
+            first = group[0]
+            if first.mode == "uvw" and first.weight_start >= 0:
+                pairs = [
+                    self._pair_v1(p, xs[p.i_in1], None if p.kernel == "x0" else xt(p.i_in1), ys[p.i_in2])
+                    if self._v1(p)
+                    else self._pair(p, xs[p.i_in1], ys[p.i_in2])
+                    for p in group
+                ]
+                out = self._uvw_group(group, pairs, chunks, shared)
+            elif self._v1(first):
+                out = self._v1_path(first, xs[first.i_in1], ys[first.i_in2], chunks)
+            else:
+                s = self._pair(first, xs[first.i_in1], ys[first.i_in2])
+                out = self._general_path(first, s, chunks, shared).transpose(1, 2)
+            acc[first.i_out] = out if first.i_out not in acc else acc[first.i_out] + out
         pieces = []
         for i_out, (mul, ir) in enumerate(self.irreps_out):
             if i_out in acc:
-                pieces.append(acc[i_out].transpose(1, 2).reshape(z, mul * ir.dim))
+                pieces.append(acc[i_out].reshape(z, mul * ir.dim))
             elif mul * ir.dim > 0:
                 pieces.append(x.new_zeros(z, mul * ir.dim))
         if not pieces:

@@ -9,8 +9,8 @@ the Clebsch-Gordan block and ``path_weight`` already folded in, without ever for
 - ``dot``: ``l_out = 0``, the block is ``c * delta_ij``: ``s = c * <x_u, y_v>``;
 - ``xfirst`` / ``yfirst``: contract the cheaper input with the block first, then the other one.
 
-Paths into the same output with ``uvw`` weights that sit next to each other in the flat weight vector form one
-group: their pair tensors are concatenated and hit by a single (batched) matmul.
+All ``uvw`` paths with weights into the same output form one group (wherever their blocks sit in the flat
+weight vector): their pair tensors are concatenated and hit by one (batched) matmul with the gathered weights.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def _choose_kernel(ins: Instruction, cg: torch.Tensor, mul1: int, mul2: int) -> 
         return kernel, scale * ins.path_weight
     if ins.connection_mode in ("uuw", "uuu"):
         return ("xfirst" if d1 <= d2 else "yfirst"), 0.0
+    if mul2 == 1 and mul1 > 1:  # y @ C is a per-sample [d3, d1] matrix, then one batched matmul with x
+        return "yfirst", 0.0
     x_first = mul1 * d1 * d2 * d3 + mul1 * mul2 * d2 * d3
     y_first = mul2 * d1 * d2 * d3 + mul1 * mul2 * d1 * d3
     return ("xfirst" if x_first <= y_first else "yfirst"), 0.0
@@ -120,17 +122,14 @@ def build_plan(
 
 
 def group_paths(plans: list[PathPlan]) -> list[tuple[PathPlan, ...]]:
-    """Split the plans into groups: adjacent ``uvw`` paths into one output with adjacent weights merge."""
+    """Split the plans into groups: all weighted ``uvw`` paths into one output merge, others stay alone."""
     groups: list[list[PathPlan]] = []
+    uvw_group_of_output: dict[int, int] = {}
     for plan in plans:
-        last = groups[-1][-1] if groups else None
-        if (
-            last is not None
-            and plan.mode == last.mode == "uvw"
-            and plan.i_out == last.i_out
-            and plan.weight_start == last.weight_stop
-        ):
-            groups[-1].append(plan)
-        else:
-            groups.append([plan])
+        if plan.mode == "uvw" and plan.weight_start >= 0:
+            if plan.i_out in uvw_group_of_output:
+                groups[uvw_group_of_output[plan.i_out]].append(plan)
+                continue
+            uvw_group_of_output[plan.i_out] = len(groups)
+        groups.append([plan])
     return [tuple(group) for group in groups]
