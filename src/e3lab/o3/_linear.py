@@ -193,9 +193,9 @@ class Linear(torch.nn.Module):
                 raise ValueError(f"Linear has no internal biases: pass bias [..., {self.bias_numel}]")
             bias = self.bias
         self._check(features, weight, bias)
-        return self._apply(features, weight, bias)
+        return self._linear(features, weight, bias)
 
-    def _apply(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    def _linear(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         f = self.f_in is not None
         batch = x.shape[: x.dim() - (2 if f else 1)]
         w_off, b_off = 0, 0

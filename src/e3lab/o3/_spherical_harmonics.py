@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -125,8 +126,17 @@ class SphericalHarmonics(torch.nn.Module):
         self._lmax = max(ls)
         dtype = torch.get_default_dtype()
         matrices = _recurrence_matrices(self._lmax, normalization)
-        for l, W in enumerate(matrices, start=1):
-            self.register_buffer(f"_w{l}", W.to(dtype), persistent=False)
+        # float64 originals: module.to(dtype/device) re-derives the buffers from these (see _apply)
+        self._exact = {f"_w{l}": W for l, W in enumerate(matrices, start=1)}
+        for name, W in self._exact.items():
+            self.register_buffer(name, W.to(dtype), persistent=False)
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> SphericalHarmonics:
+        super()._apply(fn, recurse)
+        for name, exact in self._exact.items():
+            current = self._buffers[name]
+            self._buffers[name] = exact.to(dtype=current.dtype, device=current.device)
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x: [..., 3]`` -> ``[..., irreps_out.dim]``."""

@@ -11,6 +11,8 @@ with ``mul2 == 1`` (the usual spherical-harmonics operand) produce ``[Z, u, k]``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from e3lab.o3._irreps import Irreps
@@ -62,7 +64,7 @@ class TensorProductKernel(torch.nn.Module):
         for name, value in buffers.items():
             self.register_buffer(name, value.to(torch.get_default_dtype()), persistent=False)
 
-    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 (torch.nn.Module's signature)
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> TensorProductKernel:
         super()._apply(fn, recurse)
         for name, exact in self._exact.items():
             current = self._buffers[name]
