@@ -273,3 +273,20 @@ def test_empty_inputs_and_empty_batches(float64: None) -> None:
         )
     with pytest.raises(ValueError, match=r"average_num_neighbors got no nodes"):
         nn.average_num_neighbors([], 1.0)
+
+
+def test_modules_built_in_float32_move_to_float64_exactly() -> None:
+    """``.double()`` works on every o3 module and gives float64-exact constants, not float32-rounded ones."""
+    R = o3.rand_matrix(dtype=torch.float64)
+    irreps_in, irreps_out = o3.Irreps("2x1o + 3x0e"), o3.Irreps("2x1o + 1x2e")
+    D_in, D_out = irreps_in.D_from_matrix(R), irreps_out.D_from_matrix(R)
+    x, y = torch.randn(6, irreps_in.dim, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
+    tp = o3.FullyConnectedTensorProduct(irreps_in, "1x1o", irreps_out).double()
+    D_y = o3.Irreps("1x1o").D_from_matrix(R)
+    assert (tp(x @ D_in.T, y @ D_y.T) - tp(x, y) @ D_out.T).abs().max() < 1e-12
+    sh = o3.SphericalHarmonics(4, True).double()
+    assert (sh(y @ R.T) - sh(y) @ o3.Irrep("4e").D_from_matrix(R).T).abs().max() < 1e-12
+    lin = o3.Linear(irreps_in, "2x1o + 1x0e").double()
+    D_lin = o3.Irreps("2x1o + 1x0e").D_from_matrix(R)
+    assert (lin(x @ D_in.T) - lin(x) @ D_lin.T).abs().max() < 1e-12
+    assert tp.float().kernel.cg_0.dtype == torch.float32
