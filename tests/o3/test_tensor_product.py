@@ -268,3 +268,104 @@ def test_errors_name_the_problem() -> None:
         TensorProduct("0e", "0e", "0e", [(0, 0, 2, "uvw", True)])
     with pytest.raises(ValueError, match="irrep_normalization='unit'"):
         FullyConnectedTensorProduct("0e", "0e", "0e", irrep_normalization="unit")
+
+
+# mul2 == 1 (the spherical-harmonics operand): the y-first route of the kernel, in each mode it serves.
+V1_CASES = {
+    "uvw": ("3x0e + 2x1o + 2x2e", "0e + 1o + 2e", "2x0e + 3x1o + 2x2e", "uvw"),
+    "uvu": ("3x0e + 2x1o + 2x2e", "0e + 1o + 2e", "3x0e + 2x1o + 2x2e", "uvu"),
+    "uvv": ("3x0e + 2x1o + 2x2e", "0e + 1o + 2e", "1x0e + 1x1o + 1x2e", "uvv"),
+}
+
+
+def _v1_tp(mode: str, shared: bool, **kwargs) -> TensorProduct:
+    in1, in2, out, _ = V1_CASES[mode]
+    irreps1, irreps2, irreps_out = Irreps(in1), Irreps(in2), Irreps(out)
+    ins = [
+        (i1, i2, io, mode, True)
+        for i1, (_, a) in enumerate(irreps1)
+        for i2, (_, b) in enumerate(irreps2)
+        for io, (_, c) in enumerate(irreps_out)
+        if c in list(a * b) and (mode != "uvu" or i1 == io)
+    ]
+    return TensorProduct(in1, in2, out, ins, shared_weights=shared, internal_weights=False, **kwargs)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("mode", list(V1_CASES))
+def test_mul2_one_route_matches_reference_and_float32(mode: str, shared: bool) -> None:
+    tp64 = _v1_tp(mode, shared).double()
+    assert all(p.mul2 == 1 for group in tp64.kernel.groups for p in group)
+    x, y, w = (t.double() for t in _inputs(tp64, batch=7, shared=shared))
+    reference = tensor_product_reference(tp64, x, y, w)
+    assert (tp64(x, y, w) - reference).abs().max() < 1e-12
+    tp32 = _v1_tp(mode, shared)
+    out32 = tp32(x.float(), y.float(), w.float()).double()
+    assert ((out32 - reference).norm() / reference.norm()).item() < 1e-5
+
+
+def test_uvw_paths_into_one_output_share_one_group() -> None:
+    tp = FullyConnectedTensorProduct("4x0e + 4x1o + 4x2e", "0e + 1o + 2e", "4x0e + 4x1o + 4x2e")
+    assert len(tp.kernel.groups) == len(tp.irreps_out)  # 11 paths, one matmul per output term
+    assert sum(len(group) for group in tp.kernel.groups) == len(tp.instructions)
+
+
+@pytest.mark.parametrize("mode", ["uvw", "uvu"])
+def test_double_backward(float64, mode: str) -> None:
+    tp = _v1_tp(mode, shared=False)
+    x, y, w = _inputs(tp, batch=2, shared=False)
+    inputs = tuple(t.requires_grad_() for t in (x, y, w))
+    assert torch.autograd.gradgradcheck(tp, inputs)
+
+
+def test_fast_path_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from e3lab.o3._tensor_product import fast_paths_enabled, set_fast_paths
+
+    tp = FullyConnectedTensorProduct("2x0e + 1x1o", "1x0e + 1x1o", "2x0e + 2x1o", shared_weights=False)
+    x, y, w = _inputs(tp, shared=False)
+    fast = tp(x, y, w)
+
+    def broken(*args: object) -> None:
+        raise AssertionError("fast kernel called with fast paths off")
+
+    monkeypatch.setattr(tp.kernel, "forward", broken)
+    assert fast_paths_enabled()
+    set_fast_paths(False)
+    try:
+        slow = tp(x, y, w)
+    finally:
+        set_fast_paths(True)
+    assert (slow - fast).abs().max() < 1e-5
+    tp.fast_path = False  # the module's own flag wins over the global setting
+    assert tp(x, y, w).shape == fast.shape
+    with pytest.raises(TypeError, match="set_fast_paths expects True or False"):
+        set_fast_paths("no")
+    with pytest.raises(TypeError, match="fast_path must be True, False or None"):
+        FullyConnectedTensorProduct("0e", "0e", "0e", fast_path=1)
+
+
+def test_fast_paths_environment_variable() -> None:
+    import subprocess
+    import sys
+
+    code = "from e3lab.o3._tensor_product import fast_paths_enabled as f; print(f())"
+    env = {"E3LAB_FAST_PATHS": "0", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_visualize_layout_in1_left_in2_right_outputs_below() -> None:
+    tp = FullyConnectedTensorProduct("10x0e + 10x1e", "0e + 1o + 2e", "20x0e + 10x1e")
+    fig, ax = tp.visualize()
+    size = 0.1 * max(len(tp.irreps_in1), len(tp.irreps_in2), len(tp.irreps_out))
+    paths = ax.lines[3:]
+    assert len(paths) == 3 * len(tp.instructions)
+    for line in paths:  # every leg stays inside the hexagon (no stray far-away meeting point)
+        assert (abs(line.get_xdata()) <= size + 1e-9).all() and (abs(line.get_ydata()) <= size + 1e-9).all()
+    n1, n2 = len(tp.irreps_in1), len(tp.irreps_in2)
+    in1, in2, out = ax.texts[:n1], ax.texts[n1 : n1 + n2], ax.texts[n1 + n2 :]
+    assert [t.get_text() for t in in1] == ["$10 \\times 0e$", "$10 \\times 1e$"]
+    assert all(t.xy[0] < 0 < t.xy[1] for t in in1)  # in1: upper left
+    assert all(t.xy[0] > 0 and t.xy[1] > 0 for t in in2)  # in2: upper right
+    assert len(out) == 2 and all(t.xy[1] < 0 for t in out)  # outputs: below
+    matplotlib.pyplot.close(fig)

@@ -1,5 +1,6 @@
 """Tensor products of irreps-laid-out tensors (e3nn's API): instructions, fast kernel, reference."""
 
+from e3lab.o3._tensor_product._fast_paths import fast_paths_enabled, set_fast_paths
 from e3lab.o3._tensor_product._instruction import Instruction
 from e3lab.o3._tensor_product._reference import tensor_product_reference
 from e3lab.o3._tensor_product._sub import (
@@ -15,5 +16,7 @@ __all__ = [
     "FullyConnectedTensorProduct",
     "Instruction",
     "TensorProduct",
+    "fast_paths_enabled",
+    "set_fast_paths",
     "tensor_product_reference",
 ]

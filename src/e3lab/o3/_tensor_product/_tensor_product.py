@@ -8,8 +8,10 @@ from typing import Any
 import torch
 
 from e3lab.o3._irreps import Irreps
+from e3lab.o3._tensor_product._fast_paths import fast_paths_enabled
 from e3lab.o3._tensor_product._instruction import Instruction, build_instructions
 from e3lab.o3._tensor_product._kernel import TensorProductKernel
+from e3lab.o3._tensor_product._reference import tensor_product_reference
 
 __all__ = ["TensorProduct"]
 
@@ -35,6 +37,8 @@ class TensorProduct(torch.nn.Module):
             ``shared_weights`` and "some path has weights".
         shared_weights: one weight vector for the whole batch (default ``True``); ``False`` takes
             ``weight: [..., weight_numel]`` broadcast against the inputs.
+        fast_path: evaluate with the fast kernel (``True``) or the readable reference einsums (``False``);
+            ``None`` (default) follows :func:`set_fast_paths` / the ``E3LAB_FAST_PATHS`` variable.
 
     Weights are flat: the blocks of the weighted instructions in order, each ``path_shape`` row-major.
     """
@@ -52,8 +56,12 @@ class TensorProduct(torch.nn.Module):
         path_normalization: str | None = "element",
         internal_weights: bool | None = None,
         shared_weights: bool | None = None,
+        fast_path: bool | None = None,
     ) -> None:
         super().__init__()
+        if fast_path is not None and not isinstance(fast_path, bool):
+            raise TypeError(f"fast_path must be True, False or None (global setting), got {fast_path!r}")
+        self.fast_path = fast_path
         self.irreps_in1, self.irreps_in2, self.irreps_out = (
             Irreps(irreps_in1),
             Irreps(irreps_in2),
@@ -158,8 +166,16 @@ class TensorProduct(torch.nn.Module):
         x2 = x.expand(*batch, x.shape[-1]).reshape(z, x.shape[-1])
         y2 = y.expand(*batch, y.shape[-1]).reshape(z, y.shape[-1])
         w2 = weight.expand(*batch, weight.shape[-1]).reshape(z, weight.shape[-1]) if per_sample else weight
-        out = self.kernel(x2, y2, w2, not per_sample)
+        fast = fast_paths_enabled() if self.fast_path is None else self.fast_path
+        evaluate = self.kernel if fast else self._reference
+        out = evaluate(x2, y2, w2, not per_sample)
         return out.reshape(*batch, self.irreps_out.dim)
+
+    def _reference(
+        self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, shared: bool
+    ) -> torch.Tensor:
+        """The reference einsums, with the kernel's signature (``shared`` follows from the weight shape)."""
+        return tensor_product_reference(self, x, y, weight)
 
     def weight_views(
         self, weight: torch.Tensor | None = None, yield_instruction: bool = False

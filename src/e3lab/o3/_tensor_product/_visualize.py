@@ -1,7 +1,7 @@
 """Path diagram of a tensor product: in1 terms on the upper-left side, in2 on the upper-right, outputs below.
 
-Each instruction is a three-legged path meeting at the point where the lines from its two inputs towards the
-centre of the opposite sides cross; weighted paths are blue (shaded by weight size) or green, others black.
+Each instruction is a three-legged path from its in1, in2 and output terms to a meeting point between their
+centroid and the centre; weighted paths are blue (shaded by weight size) or green, others black.
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ def _points(a: np.ndarray, b: np.ndarray, n: int) -> list[np.ndarray]:
     return [a + (i + 1) / (n + 1) * (b - a) for i in range(n)]
 
 
-def _meeting_point(p1: np.ndarray, d1: np.ndarray, p2: np.ndarray, d2: np.ndarray) -> np.ndarray:
-    """Closest point to both lines ``p1 + s d1`` and ``p2 + t d2`` (their crossing in 2D)."""
-    a = np.stack([d1, -d2], axis=1)
-    s, t = np.linalg.lstsq(a, p2 - p1, rcond=None)[0]
-    return (p1 + s * d1 + p2 + t * d2) / 2
+def _meeting_point(p1: np.ndarray, p2: np.ndarray, po: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Where a path's three legs meet: the centroid of its ends, drawn halfway towards the centre."""
+    return 0.5 * (p1 + p2 + po) / 3 + 0.5 * centre
 
 
 def _path_strength(tp: Any, weight: torch.Tensor | None) -> np.ndarray:
@@ -60,14 +58,14 @@ def draw_paths(
     s_in1 = _points(*in1_side, len(tp.irreps_in1))
     s_in2 = _points(*in2_side, len(tp.irreps_in2))
     s_out = _points(*out_side, len(tp.irreps_out))
-    c_in1, c_in2 = sum(in1_side) / 2, sum(in2_side) / 2
+    centre = np.zeros(2)
 
     plot_weight = plot_weight and (weight is not None or tp.internal_weights) and tp.weight_numel > 0
     strength = _path_strength(tp, weight) if plot_weight else None
     cmap = matplotlib.colormaps["Blues"]
     for index, ins in enumerate(tp.instructions):
         p1, p2, po = s_in1[ins.i_in1], s_in2[ins.i_in2], s_out[ins.i_out]
-        meet = _meeting_point(p1, c_in2 - p1, p2, c_in1 - p2)
+        meet = _meeting_point(p1, p2, po, centre)
         if not ins.has_weight:
             color = "black"
         else:
