@@ -1,134 +1,201 @@
-"""Benchmark e3lab.o3 against e3nn 0.6.0 on CPU, float32, side by side in one process.
+"""The benchmark cases of ``scripts/bench.py``, built for each implementation (e3lab, e3nn, cuEquivariance).
 
-Cases: the seed-000 convolution tensor product (``10x0e + 10x1e`` x ``0e + 1o + 2e`` -> ``20x0e + 10x1e``,
-per-edge weights, 50k edges) forward and forward+backward, and spherical harmonics at lmax 2 and 6.
-Each timing is the median of ``--repeats`` runs after ``--warmup`` runs, on random (never zero) inputs.
+``build_case(impl, case, size, device)`` returns ``(forward, step, items)``: ``forward()`` runs the case,
+``step()`` runs forward and backward (``torch.autograd.grad`` of a fixed random output gradient with respect
+to the inputs and parameters, so nothing accumulates), ``items`` counts edges (or vectors); or a string saying
+why the implementation is skipped. Run directly, this file benchmarks the o3 cases only:
 
-    python scripts/bench_o3.py [--edges 50000] [--repeats 7] [--warmup 2] [--json results.json]
+    python scripts/bench_o3.py [bench.py options]
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import os
-import platform
-import statistics
-import time
+import importlib.util
+import math
 from collections.abc import Callable
+from types import ModuleType
 
-import e3nn
 import torch
-from e3nn import o3 as e3nn_o3
 
-from e3lab import o3
+from e3lab import nn as lab_nn
+from e3lab import o3 as lab_o3
+from e3lab.graph import radius_graph
 
+PEERS = ("e3nn", "e3nn-compiled", "cueq")
+SEED_IRREPS = ("10x0e + 10x1e", "0e + 1o + 2e", "20x0e + 10x1e")
+MACE_IRREPS = ("32x0e + 32x1o + 32x2e", "0e + 1o + 2e", "32x0e + 32x1o + 32x2e")
+UVU_IRREPS = ("64x0e + 64x1o + 64x2e", "0e + 1o + 2e + 3o")
+CONV_RADIUS, CONV_NEIGHBORS = 1.5, 16.0
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+Built = tuple[Callable[[], object], Callable[[], object], int] | str
 
 
-def _median_ms(fn: Callable[[], object], warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+def _uvu_instructions(o3: ModuleType) -> tuple[str, list[tuple]]:
+    """Channelwise paths of ``UVU_IRREPS`` into every output irrep with ``l <= 2``, one output term each."""
+    in1, in2 = o3.Irreps(UVU_IRREPS[0]), o3.Irreps(UVU_IRREPS[1])
+    out, instructions = [], []
+    for i1, (mul, ir1) in enumerate(in1):
+        for i2, (_, ir2) in enumerate(in2):
+            for ir in ir1 * ir2:
+                if ir.l <= 2:
+                    instructions.append((i1, i2, len(out), "uvu", True))
+                    out.append(f"{mul}x{ir}")
+    return " + ".join(out), instructions
 
 
-def _pair(make: Callable[[object], Callable[[], object]], warmup: int, repeats: int) -> tuple[float, float]:
-    """Time the e3lab and e3nn versions alternately (so load changes hit both), return their medians."""
-    ours, theirs = make(o3), make(e3nn_o3)
-    a, b = [], []
-    for _ in range(3):
-        a.append(_median_ms(ours, warmup, max(1, repeats // 3)))
-        b.append(_median_ms(theirs, warmup, max(1, repeats // 3)))
-    return min(a), min(b)
+def _stepper(fn: Callable[[], torch.Tensor], inputs: list[torch.Tensor]) -> tuple[Callable, Callable]:
+    grad_out = torch.randn_like(fn().detach())
+
+    def step() -> None:
+        torch.autograd.grad(fn(), inputs, grad_out)
+
+    return fn, step
 
 
-def _tp_case(edges: int, backward: bool) -> Callable[[object], Callable[[], object]]:
-    gen = torch.Generator().manual_seed(0)
-    irreps = ("10x0e + 10x1e", "0e + 1o + 2e", "20x0e + 10x1e")
-    x = torch.randn(edges, 40, generator=gen).requires_grad_(backward)
-    y = torch.randn(edges, 9, generator=gen).requires_grad_(backward)
-    w = torch.randn(edges, 400, generator=gen).requires_grad_(backward)
+def _tp_module(impl: str, case: str, device: torch.device) -> torch.nn.Module | str:
+    shared = case == "tp_mace"
+    if impl == "cueq":
+        if importlib.util.find_spec("cuequivariance_torch") is None:
+            return "cuequivariance_torch not importable"
+        import cuequivariance as cue
+        import cuequivariance_torch as cuet
 
-    def make(lib: object) -> Callable[[], object]:
-        tp = lib.FullyConnectedTensorProduct(*irreps, shared_weights=False)
-        if not backward:
-            return lambda: tp(x, y, w)
-
-        def step() -> None:
-            out = tp(x, y, w)
-            out.backward(torch.ones_like(out))
-
-        return step
-
-    return make
-
-
-def _sh_case(edges: int, lmax: int) -> Callable[[object], Callable[[], object]]:
-    vectors = torch.randn(edges, 3, generator=torch.Generator().manual_seed(1)) + 1e-3
-
-    def make(lib: object) -> Callable[[], object]:
-        irreps = lib.Irreps.spherical_harmonics(lmax)
-        return lambda: lib.spherical_harmonics(irreps, vectors, normalize=True, normalization="component")
-
-    return make
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--edges", type=int, default=50_000)
-    parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--json", type=str, default=None, help="also write the results to this JSON file")
-    args = parser.parse_args()
-    torch.set_default_dtype(torch.float32)
-
-    cases: list[tuple[str, Callable]] = [
-        (f"TP seed-000 forward ({args.edges} edges)", _tp_case(args.edges, backward=False)),
-        (f"TP seed-000 forward+backward ({args.edges} edges)", _tp_case(args.edges, backward=True)),
-    ]
-    if hasattr(o3, "spherical_harmonics"):
-        cases += [(f"SH lmax={lmax} ({args.edges} vectors)", _sh_case(args.edges, lmax)) for lmax in (2, 6)]
+        kw = dict(layout=cue.mul_ir, shared_weights=shared, internal_weights=shared, device=device)
+        if case == "tp_uvu":
+            irreps = [cue.Irreps("O3", s) for s in UVU_IRREPS]
+            return cuet.ChannelWiseTensorProduct(
+                *irreps, filter_irreps_out=cue.Irreps("O3", "0e+0o+1o+1e+2e+2o"), **kw
+            )
+        irreps = SEED_IRREPS if case == "tp_seed" else MACE_IRREPS
+        return cuet.FullyConnectedTensorProduct(*(cue.Irreps("O3", s) for s in irreps), **kw)
+    o3 = lab_o3 if impl == "e3lab" else _e3nn().o3
+    if case == "tp_uvu":
+        out, instructions = _uvu_instructions(o3)
+        module = o3.TensorProduct(
+            *UVU_IRREPS, out, instructions, shared_weights=False, internal_weights=False
+        )
     else:
-        print("e3lab.o3.spherical_harmonics is not available yet: SH cases skipped")
+        irreps = SEED_IRREPS if case == "tp_seed" else MACE_IRREPS
+        module = o3.FullyConnectedTensorProduct(*irreps, shared_weights=shared)
+    module = module.to(device)
+    return torch.compile(module) if impl == "e3nn-compiled" else module
 
-    meta = {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "cpu": _cpu_name(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "e3nn": e3nn.__version__,
-        "dtype": "float32",
-    }
-    print(", ".join(f"{k}: {v}" for k, v in meta.items()))
-    rows = []
-    header = f"{'case':<44} {'e3lab ms':>10} {'e3nn ms':>10} {'speed-up':>9}"
-    print(header + "\n" + "-" * len(header))
-    for name, make in cases:
-        ours, theirs = _pair(make, args.warmup, args.repeats)
-        rows.append({"case": name, "e3lab_ms": ours, "e3nn_ms": theirs, "speedup": theirs / ours})
-        print(f"{name:<44} {ours:>10.2f} {theirs:>10.2f} {theirs / ours:>8.2f}x")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"meta": meta, "results": rows}, f, indent=2)
+
+def _e3nn() -> ModuleType:
+    import e3nn
+    import e3nn.math
+    import e3nn.nn
+    import e3nn.o3
+
+    return e3nn
+
+
+def _tp_case(impl: str, case: str, size: int, device: torch.device) -> Built:
+    module = _tp_module(impl, case, device)
+    if isinstance(module, str):
+        return module
+    gen = torch.Generator(device=device).manual_seed(0)
+    dims = [lab_o3.Irreps(s).dim for s in (SEED_IRREPS if case == "tp_seed" else MACE_IRREPS)[:2]]
+    if case == "tp_uvu":
+        dims = [lab_o3.Irreps(s).dim for s in UVU_IRREPS]
+    x = torch.randn(size, dims[0], generator=gen, device=device, requires_grad=True)
+    y = torch.randn(size, dims[1], generator=gen, device=device, requires_grad=True)
+    params = [p for p in module.parameters() if p.requires_grad]
+    if case == "tp_mace":
+        return (*_stepper(lambda: module(x, y), [x, y, *params]), size)
+    numel = module.weight_numel
+    w = torch.randn(size, numel, generator=gen, device=device, requires_grad=True)
+    return (*_stepper(lambda: module(x, y, w), [x, y, w]), size)
+
+
+class _PeerConvolution(torch.nn.Module):
+    """The seed convolution assembled from e3nn's pieces (same formula as ``e3lab.nn.Convolution``)."""
+
+    def __init__(self, compiled: bool) -> None:
+        super().__init__()
+        e3nn = _e3nn()
+        self.e3nn = e3nn
+        self.irreps_sh = e3nn.o3.Irreps.spherical_harmonics(2)
+        tp = e3nn.o3.FullyConnectedTensorProduct(
+            SEED_IRREPS[0], self.irreps_sh, SEED_IRREPS[2], shared_weights=False
+        )
+        self.tp = torch.compile(tp) if compiled else tp
+        self.fc = e3nn.nn.FullyConnectedNet([10, 16, tp.weight_numel], torch.relu)
+        self.dim_out = tp.irreps_out.dim
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        src, dst = edge_index
+        vec = pos[dst] - pos[src]
+        sh = self.e3nn.o3.spherical_harmonics(self.irreps_sh, vec, True, normalization="component")
+        emb = self.e3nn.math.soft_one_hot_linspace(
+            vec.norm(dim=1), 0.0, CONV_RADIUS, 10, basis="smooth_finite", cutoff=True
+        )
+        weight = self.fc(emb * 10**0.5)
+        summand = self.tp(x[src], sh, weight)
+        out = x.new_zeros(x.shape[0], self.dim_out).index_add(0, dst, summand)
+        return out / CONV_NEIGHBORS**0.5
+
+
+def _peer_radius_graph(pos: torch.Tensor) -> torch.Tensor:
+    if importlib.util.find_spec("torch_cluster") is not None:
+        import torch_cluster
+
+        return torch_cluster.radius_graph(pos, CONV_RADIUS, max_num_neighbors=64)
+    return radius_graph(pos, CONV_RADIUS, max_num_neighbors=64)
+
+
+def _conv_case(impl: str, nodes: int, device: torch.device) -> Built:
+    if impl == "cueq":
+        return "no cuEquivariance convolution assembled (TP cases only)"
+    gen = torch.Generator(device=device).manual_seed(0)
+    density = CONV_NEIGHBORS / (4 / 3 * math.pi * CONV_RADIUS**3)
+    side = (nodes / density) ** (1 / 3)
+    pos = (torch.rand(nodes, 3, generator=gen, device=device) * side).requires_grad_()
+    x = torch.randn(
+        nodes, lab_o3.Irreps(SEED_IRREPS[0]).dim, generator=gen, device=device, requires_grad=True
+    )
+    if impl == "e3lab":
+        conv = lab_nn.Convolution(SEED_IRREPS[0], SEED_IRREPS[2], CONV_NEIGHBORS, CONV_RADIUS, lmax=2)
+        graph = lambda p: radius_graph(p, CONV_RADIUS, max_num_neighbors=64)  # noqa: E731
+    else:
+        conv = _PeerConvolution(compiled=impl == "e3nn-compiled")
+        graph = _peer_radius_graph
+    conv = conv.to(device)
+    edges = int(graph(pos.detach()).shape[1])
+    params = [p for p in conv.parameters() if p.requires_grad]
+    return (*_stepper(lambda: conv(x, pos, graph(pos.detach())), [x, pos, *params]), edges)
+
+
+def _sh_case(impl: str, lmax: int, size: int, device: torch.device) -> Built:
+    if impl == "cueq":
+        return "no cuEquivariance spherical harmonics wired (TP cases only)"
+    gen = torch.Generator(device=device).manual_seed(1)
+    vectors = (torch.randn(size, 3, generator=gen, device=device) + 1e-3).requires_grad_()
+    o3 = lab_o3 if impl == "e3lab" else _e3nn().o3
+    irreps = o3.Irreps.spherical_harmonics(lmax)
+    fn = lambda v: o3.spherical_harmonics(irreps, v, normalize=True, normalization="component")  # noqa: E731
+    if impl == "e3nn-compiled":
+        fn = torch.compile(fn)
+    return (*_stepper(lambda: fn(vectors), [vectors]), size)
+
+
+def build_case(impl: str, case: str, size: int, device: torch.device) -> Built:
+    """``(forward, step, items)`` of ``case`` for ``impl`` (``"e3lab"`` or one of ``PEERS``), or why not."""
+    if impl != "e3lab" and impl != "cueq" and importlib.util.find_spec("e3nn") is None:
+        return "e3nn not importable"
+    if case.startswith("tp_"):
+        return _tp_case(impl, case, size, device)
+    if case.startswith("conv_"):
+        return _conv_case(impl, size, device)
+    if case.startswith("sh_l"):
+        return _sh_case(impl, int(case[4:]), size, device)
+    raise ValueError(f"unknown case {case!r}")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+    from bench import main
+
+    main(["--cases", "tp_seed,sh_l2,sh_l6", *sys.argv[1:]])

@@ -1,0 +1,50 @@
+"""scripts/bench.py: a tiny run of the harness writes a table with every case, implementation and ratio."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tiny_run_has_every_case_and_ratio_column(bench: ModuleType, tmp_path: Path) -> None:
+    argv = ["--scale", "0.004", "--repeats", "1", "--inner", "1", "--warmup", "1", "--no-compile"]
+    result = bench.main([*argv, "--out-dir", str(tmp_path), "--tag", "tiny"])
+    rows = result["results"]
+    assert {row["case"] for row in rows} == set(bench.SIZES)
+    for case in bench.SIZES:
+        ours = [r for r in rows if r["case"] == case and r["impl"] == "e3lab"]
+        assert len(ours) == 1 and ours[0]["train_ms"] > 0 and ours[0]["peak_mb"] > 0
+        assert ours[0]["x vs e3nn"] > 0  # e3nn ran beside it
+        assert any(r["impl"] == "e3nn" for r in rows if r["case"] == case)
+    table = (tmp_path / "tiny.md").read_text()
+    header = next(line for line in table.splitlines() if line.startswith("| case"))
+    for column in ["forward_ms", "train_ms", "m_items_per_s", "peak_mb", *bench.RATIO_COLUMNS]:
+        assert f" {column} " in header
+    assert {"x vs e3nn", "x vs e3nn-compiled", "x vs cueq"} <= set(bench.RATIO_COLUMNS)
+    for case in bench.SIZES:
+        assert f"| {case} | e3lab |" in table
+    saved = json.loads((tmp_path / "tiny.json").read_text())
+    assert saved["meta"]["cpu"] and saved["meta"]["torch"] and saved["meta"]["e3nn"] == "0.6.0"
+    assert len(saved["results"]) == len(rows)
+
+
+def test_unknown_case_is_rejected(bench: ModuleType, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--cases", "tp_nope", "--out-dir", str(tmp_path)])
