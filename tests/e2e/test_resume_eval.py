@@ -15,8 +15,8 @@ from .conftest import TINY_SHAPES, compose_config
 SHAPES = [
     "experiment=rect_to_square",
     "logger=csv",
-    "callbacks=none",
-    "+callbacks/model_checkpoint@callbacks",
+    "callbacks.equivariance=null",
+    "callbacks.rich_progress_bar=null",
 ]
 FOUR_EPOCHS = [*SHAPES, *TINY_SHAPES, "trainer.max_epochs=4", "trainer.check_val_every_n_epoch=1"]
 
