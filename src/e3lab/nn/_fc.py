@@ -90,6 +90,12 @@ class FullyConnectedNet(torch.nn.Sequential):
             raise ValueError(
                 f"FullyConnectedNet{self.hs} expects inputs of shape [..., {self.hs[0]}], got {list(x.shape)}"
             )
+        weight = self.layer0.weight
+        if x.dtype != weight.dtype:
+            raise TypeError(
+                f"FullyConnectedNet{self.hs} has {weight.dtype} weights but x is {x.dtype}: cast one to the "
+                f"other (module.to({x.dtype}) or x.to({weight.dtype}))"
+            )
         return super().forward(x)
 
     def __repr__(self) -> str:

@@ -170,6 +170,12 @@ class EquivariantConvNet(torch.nn.Module):
             raise ValueError("x has NaN or Inf entries: check the node features")
         if x.dtype != pos.dtype:
             raise TypeError(f"x is {x.dtype} but pos is {pos.dtype}: give both the model's dtype")
+        model_dtype = next(self.parameters()).dtype
+        if pos.dtype != model_dtype:
+            raise TypeError(
+                f"x and pos are {pos.dtype} but the model is {model_dtype}: call model.to({pos.dtype}) "
+                f"or cast the inputs to {model_dtype}"
+            )
         if batch is not None and (not isinstance(batch, torch.Tensor) or batch.shape != (num_nodes,)):
             shape = list(batch.shape) if isinstance(batch, torch.Tensor) else type(batch).__name__
             raise ValueError(f"batch must have shape [N] = [{num_nodes}] (graph index per node), got {shape}")
