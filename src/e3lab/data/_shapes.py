@@ -66,6 +66,9 @@ class ShapesDataModule(L.LightningDataModule):
         for name, value in (("start", start), ("target", target)):
             if value not in SHAPE_NAMES:
                 raise ValueError(f"{name}={value!r} is not a shape; choose one of {list(SHAPE_NAMES)}")
+        for name, value in (("rect_sx", rect_sx), ("rect_sy", rect_sy)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"{name}={value!r} must be a finite number (a scale of the rectangle)")
         if steps_per_epoch < 1 or batch_size < 1:
             raise ValueError(f"steps_per_epoch={steps_per_epoch} and batch_size={batch_size} must be >= 1")
         self.breaker_irreps = Irreps(breaker_irreps) if breaker_irreps else None
