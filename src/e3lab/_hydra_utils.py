@@ -81,8 +81,41 @@ def start_loggers(loggers: list[Logger], config: dict[str, Any]) -> list[Logger]
             warnings.warn(f"W&B failed to start ({err!r}); continuing with the local loggers", stacklevel=2)
             finish_wandb(exit_code=1)
             continue
+        if isinstance(logger, WandbLogger):
+            _guard_wandb_writes(logger)
         started.append(logger)
     return started
+
+
+def _guard_wandb_writes(logger: WandbLogger) -> None:
+    """Make a failing W&B write warn once and turn W&B off for the rest of the run, instead of ending it.
+
+    Every write goes through these methods (``log_image`` and ``log_table`` end in ``log_metrics``), so
+    training and the local loggers carry on.
+    """
+    failed = False
+
+    def guard(name: str) -> None:
+        method = getattr(logger, name)
+
+        def guarded(*args: Any, **kwargs: Any) -> None:
+            nonlocal failed
+            if failed:
+                return
+            try:
+                method(*args, **kwargs)
+            except Exception as err:
+                failed = True
+                warnings.warn(
+                    f"W&B failed to write ({name}: {err!r}); W&B logging is off for the rest of this run, "
+                    "the local loggers continue",
+                    stacklevel=2,
+                )
+
+        setattr(logger, name, guarded)
+
+    for name in ("log_hyperparams", "log_metrics", "log_image", "log_table"):
+        guard(name)
 
 
 def finish_wandb(exit_code: int = 0) -> None:
@@ -92,7 +125,10 @@ def finish_wandb(exit_code: int = 0) -> None:
     except ImportError:
         return
     if wandb.run is not None:
-        wandb.finish(exit_code=exit_code)
+        try:
+            wandb.finish(exit_code=exit_code)
+        except Exception as err:  # the run's local files are complete; only the upload failed
+            warnings.warn(f"W&B failed to finish the run ({err!r}); its local files are kept", stacklevel=2)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, resume: str | None, checkpoint_dir: str) -> str | None:
