@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.errors import ConfigCompositionException, InstantiationException, MissingConfigException
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from e3lab.callbacks import NonFiniteLossError
 from e3lab.models import SignalRegressionModule
@@ -64,6 +66,8 @@ def test_appended_mistyped_key_is_named_at_instantiation(tmp_path: Path) -> None
         ("model.net.max_radius=0", r"max_radius=0 must be > 0"),
         ("data.start=circle", r"start='circle' is not a shape; choose one of \['square', 'rectangle'\]"),
         ("data.batch_size=0", r"batch_size=0 must be >= 1"),
+        ("data.rect_sx=abc", r"rect_sx='abc' must be a finite number"),
+        ("data.rect_sy=nan", r"rect_sy=nan must be a finite number"),
     ],
 )
 def test_bad_config_values_are_named(tmp_path: Path, override: str, message: str) -> None:
@@ -117,4 +121,22 @@ def test_wandb_failing_to_start_only_warns(tmp_path: Path, monkeypatch: pytest.M
         run(compose_train(overrides, tmp_path))
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["status"] == "completed"
+    assert "train/loss" in (tmp_path / "csv" / "metrics.csv").read_text()
+
+
+def test_mistyped_monitor_is_named_at_the_first_validation(tmp_path: Path) -> None:
+    overrides = [*TINY, "monitor=val/los", "trainer.check_val_every_n_epoch=1"]
+    with pytest.raises(MisconfigurationException, match=r"monitor='val/los'\)` could not find .*'val/loss'"):
+        run(compose_train(overrides, tmp_path))
+
+
+def test_wandb_failing_to_write_only_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(self: WandbLogger, *args: object, **kwargs: object) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(WandbLogger, "log_metrics", disk_full)
+    overrides = [*TINY, "logger=default", "test=false"]
+    with pytest.warns(UserWarning, match=r"W&B failed to write \(log_metrics: OSError.*local loggers"):
+        run(compose_train(overrides, tmp_path))
+    assert json.loads((tmp_path / "status.json").read_text())["status"] == "completed"
     assert "train/loss" in (tmp_path / "csv" / "metrics.csv").read_text()
