@@ -14,7 +14,7 @@ from .conftest import TINY_SHAPES, compose_config
 
 def _records(run_file: Path) -> list[bytes]:
     """The records of a W&B ``.wandb`` file: a 7-byte header, then a LevelDB-style log of 32 KiB blocks
-    whose chunks carry a 7-byte header (crc32, little-endian length, type 1 full / 2 first / 3 middle / 4 last).
+    whose chunks carry a 7-byte header (crc32, little-endian length, type: 1 full, 2 first, 3 middle, 4 last).
     """
     data = run_file.read_bytes()
     assert data[:4] == b":W&B", "not a W&B run file"
