@@ -92,7 +92,10 @@ def test_missing_checkpoint_path_is_named(tmp_path: Path) -> None:
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The loss turns NaN at step 5 (epoch 2): the run stops naming the step; last.ckpt is from step 4."""
+    """The loss turns NaN at step 5 (epoch 2): the run stops naming the step before the optimiser applies it.
+
+    last.ckpt holds the weights of step 5 (the last finite ones); best.ckpt from epoch 1 is kept.
+    """
     original = SignalRegressionModule.training_step
 
     def nan_from_step_5(self: SignalRegressionModule, batch: object, batch_idx: int) -> torch.Tensor:
@@ -103,9 +106,10 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     overrides = [*TINY, "trainer.max_epochs=4", "trainer.check_val_every_n_epoch=1"]
     with pytest.raises(NonFiniteLossError, match=r"training loss became nan at global step 5 \(epoch 2"):
         run(compose_train(overrides, tmp_path))
-    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert saved["global_step"] == 4
-    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values())
+    for name, step in (("last.ckpt", 5), ("best.ckpt", 4)):
+        saved = torch.load(tmp_path / "checkpoints" / name, weights_only=True)
+        assert saved["global_step"] == step
+        assert all(torch.isfinite(v).all() for v in saved["state_dict"].values())
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "failed"
 
 
@@ -140,3 +144,28 @@ def test_wandb_failing_to_write_only_warns(tmp_path: Path, monkeypatch: pytest.M
         run(compose_train(overrides, tmp_path))
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "completed"
     assert "train/loss" in (tmp_path / "csv" / "metrics.csv").read_text()
+
+
+def test_nan_loss_with_sparse_validation_still_leaves_a_resumable_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rect_to_square validates every 10 epochs, so no monitored save happens before the NaN at step 5:
+    the guard writes last.ckpt itself (weights after step 5, all finite), and resume=auto continues."""
+    original = SignalRegressionModule.training_step
+
+    def nan_at_step_5(self: SignalRegressionModule, batch: object, batch_idx: int) -> torch.Tensor:
+        loss = original(self, batch, batch_idx)
+        return loss * float("nan") if self.global_step == 5 else loss
+
+    monkeypatch.setattr(SignalRegressionModule, "training_step", nan_at_step_5)
+    overrides = [*TINY, "trainer.max_epochs=4", "test=false"]
+    with pytest.raises(NonFiniteLossError, match=r"last saved: .*last.ckpt"):
+        run(compose_train(overrides, tmp_path))
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["global_step"] == 5
+    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values())
+    monkeypatch.undo()
+    run(compose_train([*overrides, "resume=auto"], tmp_path))  # redoes step 5, then runs to the end
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["status"] == "completed"
+    assert torch.load(status["last checkpoint"], weights_only=True)["global_step"] == 8
