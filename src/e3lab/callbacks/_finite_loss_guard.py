@@ -21,12 +21,14 @@ class FiniteLossGuard(pl.Callback):
     """Raise :class:`NonFiniteLossError` when a loss becomes NaN or +-Inf.
 
     - Training: the loss handed to ``backward`` is checked in ``on_before_backward``, so the run stops
-      before the bad gradients reach the optimiser; the weights stay those of the previous step.
+      before the bad gradients reach the optimiser; the weights stay those of the previous step, and the
+      guard writes them to the checkpoint callback's ``last.ckpt`` (which ``ModelCheckpoint`` alone would
+      not have written yet when validation, hence its monitored save, is sparse).
     - Validation: every logged metric whose name contains ``"loss"`` is checked in ``on_validation_end``;
       Lightning runs checkpoint callbacks after all others, so the check comes before any save.
 
     Raising makes Lightning abort the fit without saving (``ModelCheckpoint`` does not save on an
-    exception), so ``last.ckpt`` and the best checkpoint keep their last good contents. In a
+    exception), so the best checkpoint keeps its last good contents. In a
     distributed run the decision is reduced over ranks, so every rank stops together.
     """
 
