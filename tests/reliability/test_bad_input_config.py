@@ -89,6 +89,7 @@ def test_missing_checkpoint_path_is_named(tmp_path: Path) -> None:
         run(cfg)
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -113,6 +114,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_wandb_failing_to_start_only_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import wandb
 
@@ -128,12 +130,14 @@ def test_wandb_failing_to_start_only_warns(tmp_path: Path, monkeypatch: pytest.M
     assert "train/loss" in (tmp_path / "csv" / "metrics.csv").read_text()
 
 
+@pytest.mark.slow
 def test_mistyped_monitor_is_named_at_the_first_validation(tmp_path: Path) -> None:
     overrides = [*TINY, "monitor=val/los", "trainer.check_val_every_n_epoch=1"]
     with pytest.raises(MisconfigurationException, match=r"monitor='val/los'\)` could not find .*'val/loss'"):
         run(compose_train(overrides, tmp_path))
 
 
+@pytest.mark.slow
 def test_wandb_failing_to_write_only_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def disk_full(self: WandbLogger, *args: object, **kwargs: object) -> None:
         raise OSError("No space left on device")
@@ -146,6 +150,7 @@ def test_wandb_failing_to_write_only_warns(tmp_path: Path, monkeypatch: pytest.M
     assert "train/loss" in (tmp_path / "csv" / "metrics.csv").read_text()
 
 
+@pytest.mark.slow
 def test_nan_loss_with_sparse_validation_still_leaves_a_resumable_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

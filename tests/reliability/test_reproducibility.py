@@ -43,6 +43,7 @@ def train_losses(overrides: list[str], run_dir: Path) -> list[float]:
     return losses
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", [[*TINY, "test=false"], TINY_TETRIS], ids=["shapes_float64", "tetris"])
 def test_same_seed_same_losses(tmp_path: Path, overrides: list[str]) -> None:
     first = train_losses([*overrides, "seed=3"], tmp_path / "a")
