@@ -2,7 +2,7 @@
 
 scatter: ``src [edges, channels]`` summed (and mean/max) into ``nodes`` slots, forward and
 forward + backward. radius_graph: uniform points in a box sized for a mean degree of ~24, at
-1k, 10k and 100k points, with the peak resident memory growth of the native call (Linux).
+1k, 10k and 100k points, with the peak resident memory growth of one call on CPU (Linux).
 
     python scripts/bench_graph.py                # CPU, the sizes of the design brief
     python scripts/bench_graph.py --device cuda  # on a GPU
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,10 @@ from e3lab.graph import radius_graph, scatter
 
 
 def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """Median wall time of ``fn`` in milliseconds, after one warm-up call, with device syncs."""
+    """Best wall time of ``fn`` over ``repeats`` calls in ms (after a warm-up call), with device syncs.
+
+    The minimum, not the median: on a shared machine other jobs only ever add time.
+    """
     fn()
     times = []
     for _ in range(repeats):
@@ -35,30 +39,42 @@ def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         times.append(1e3 * (time.perf_counter() - start))
-    return statistics.median(times)
+    return min(times)
 
 
-def peak_rss_growth_mb(fn: Callable[[], object]) -> float | None:
-    """Peak resident memory of the process during ``fn`` above its level before, in MB (Linux only)."""
-    status, clear = Path("/proc/self/status"), Path("/proc/self/clear_refs")
-    if not status.exists():
+_PEAK_CHILD = """
+import sys
+from pathlib import Path
+import torch
+from e3lab.graph import radius_graph
+n, backend = int(sys.argv[1]), sys.argv[2]
+pos = torch.rand(n, 3) * (n * 4.19 / 24) ** (1 / 3)
+status = Path("/proc/self/status")
+def field(name):
+    return int(next(s for s in status.read_text().splitlines() if s.startswith(name)).split()[1]) / 1024
+before = field("VmRSS:")
+Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
+radius_graph(pos, 1.0, max_num_neighbors=32, backend=backend)
+print(field("VmHWM:") - before)
+"""
+
+
+def peak_rss_growth_mb(n: int, backend: str) -> float | None:
+    """Peak resident memory of one CPU ``radius_graph`` call above the level before it, in MB.
+
+    Measured in a fresh process (Linux only), so memory freed by earlier benchmarks cannot hide it.
+    """
+    if not Path("/proc/self/clear_refs").exists():
         return None
-
-    def field(name: str) -> float:
-        line = next(s for s in status.read_text().splitlines() if s.startswith(name))
-        return int(line.split()[1]) / 1024
-
-    before = field("VmRSS:")
-    clear.write_text("5")  # resets the peak (VmHWM) to the current RSS
-    fn()
-    return field("VmHWM:") - before
+    args = [sys.executable, "-c", _PEAK_CHILD, str(n), backend]
+    return float(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
 
 
 def bench_scatter(device: torch.device, edges: int, channels: int, nodes: int, repeats: int) -> None:
     src = torch.randn(edges, channels, device=device)
     index = torch.randint(0, nodes, (edges,), device=device)
     backends = ["native"] + (["torch_scatter"] if importlib.util.find_spec("torch_scatter") else [])
-    print(f"\nscatter src [{edges}, {channels}] float32 -> {nodes} nodes on {device} (median ms)")
+    print(f"\nscatter src [{edges}, {channels}] float32 -> {nodes} nodes on {device} (best of repeats, ms)")
     print("| reduce | backend | forward | forward + backward |")
     print("|---|---|---|---|")
     for reduce in ("sum", "mean", "max"):
@@ -77,7 +93,7 @@ def bench_scatter(device: torch.device, edges: int, channels: int, nodes: int, r
 
 def bench_radius(device: torch.device, sizes: list[int], repeats: int) -> None:
     backends = ["native"] + (["torch_cluster"] if importlib.util.find_spec("torch_cluster") else [])
-    print(f"\nradius_graph, uniform box, r = 1, mean degree ~24, on {device} (median ms)")
+    print(f"\nradius_graph, uniform box, r = 1, mean degree ~24, on {device} (best of repeats, ms)")
     print("| points | edges | backend | time | peak RSS growth (MB) |")
     print("|---|---|---|---|---|")
     for n in sizes:
@@ -89,7 +105,7 @@ def bench_radius(device: torch.device, sizes: list[int], repeats: int) -> None:
 
             num_edges = run().shape[1]
             ms = timed(run, device, repeats if n < 100_000 else max(1, repeats // 2))
-            memory = peak_rss_growth_mb(run) if device.type == "cpu" else None
+            memory = peak_rss_growth_mb(n, backend) if device.type == "cpu" else None
             shown = "n/a" if memory is None else f"{memory:.0f}"
             print(f"| {n} | {num_edges} | {backend} | {ms:.1f} | {shown} |")
 
