@@ -157,6 +157,13 @@ class EquivariantConvNet(torch.nn.Module):
             shape = list(pos.shape) if isinstance(pos, torch.Tensor) else type(pos).__name__
             raise ValueError(f"pos must have shape [N, 3], got {shape}")
         num_nodes = pos.shape[0]
+        model_device = next(self.parameters()).device
+        for name, t in (("pos", pos), ("x", x)):
+            if isinstance(t, torch.Tensor) and t.device != model_device:
+                raise ValueError(
+                    f"{name} is on {t.device} but the model is on {model_device}: move them to one device "
+                    f"(model.to({str(t.device)!r}) or {name}.to({str(model_device)!r}))"
+                )
         if not torch.isfinite(pos).all():
             bad = int((~torch.isfinite(pos).all(dim=1)).sum())
             raise ValueError(f"pos has {bad} row(s) with NaN or Inf: remove or fix those points")
