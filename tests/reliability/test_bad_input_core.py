@@ -163,6 +163,10 @@ def test_network_checks_shapes_and_dtypes(float64: None) -> None:
         net(torch.randn(3, 5, dtype=torch.float32), pos.float())
     with pytest.raises(TypeError, match=r"\[4, 8\] has torch.float64 weights but x is torch.float32"):
         nn.FullyConnectedNet([4, 8], torch.relu)(torch.randn(2, 4, dtype=torch.float32))
+    with pytest.raises(ValueError, match=r"pos is on meta but the model is on cpu: move them to one device"):
+        net(torch.randn(3, 5), pos.to("meta"))
+    with pytest.raises(ValueError, match=r"x is on meta but the model is on cpu"):
+        net(torch.randn(3, 5, device="meta"), pos)
     with pytest.raises(ValueError, match=r"pos must have shape \[N, 3\], got \[3, 2\]"):
         net(torch.randn(3, 5), torch.randn(3, 2))
     with pytest.raises(TypeError, match=r"edge_index must be an integer tensor, got torch.float64"):
