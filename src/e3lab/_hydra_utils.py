@@ -196,7 +196,8 @@ def print_summary(title: str, metrics: Mapping[str, float], run_dir: str, extra:
     for key in sorted(metrics, key=lambda k: (k.split("/")[0] in ("equivariance", "timing", "symmetry"), k)):
         table.add_row(key, f"{metrics[key]:.6g}")
     console = Console()
-    console.print(table)
+    if metrics:
+        console.print(table)
     for key, value in extra.items():
         console.print(f"{key}: {value}")
     console.print(f"run dir: {Path(run_dir).resolve()}")

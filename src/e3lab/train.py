@@ -30,6 +30,7 @@ from e3lab._hydra_utils import (
     start_loggers,
     write_status,
 )
+from e3lab.callbacks import SummaryCallback
 
 log = logging.getLogger("e3lab.train")
 register_resolvers()
@@ -79,7 +80,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         extra["best checkpoint"] = callback.best_model_path
     if callback is not None and getattr(callback, "last_model_path", ""):
         extra["last checkpoint"] = callback.last_model_path
-    print_summary(f"e3lab: {cfg.name}", metrics, cfg.paths.output_dir, extra)
+    # SummaryCallback already printed the metric tables; then only say where the run lives
+    summarised = any(isinstance(c, SummaryCallback) for c in callbacks)
+    print_summary(f"e3lab: {cfg.name}", {} if summarised else metrics, cfg.paths.output_dir, extra)
     write_status(cfg.paths.output_dir, "completed", metrics, **extra)
     return metrics
 
