@@ -73,6 +73,19 @@ class EquivariantTask(L.LightningModule):
         if stage == "fit" and self.hparams.compile:
             self.net.compile()
 
+    def _step(self, batch: GraphBatch, stage: str) -> torch.Tensor:
+        """Loss of ``batch`` in ``stage`` ("train", "val" or "test"), logging the task's metrics."""
+        raise NotImplementedError(f"{type(self).__name__} must define _step(batch, stage)")
+
+    def training_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "test")
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["e3lab_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
 

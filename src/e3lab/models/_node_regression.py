@@ -38,12 +38,3 @@ class NodeRegressionModule(EquivariantTask):
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)
         self.log(f"{stage}/r2", r2, batch_size=n)
         return loss
-
-    def training_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "val")
-
-    def test_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "test")
