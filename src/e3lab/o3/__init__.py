@@ -1,7 +1,9 @@
-"""O(3) building blocks with e3nn's names and conventions: irreps, rotations, Wigner matrices."""
+"""O(3) building blocks with e3nn's names and conventions: irreps, rotations, Wigner matrices,
+spherical harmonics, tensor products and equivariant linear maps."""
 
 from e3lab.o3._irrep import Irrep
 from e3lab.o3._irreps import Irreps
+from e3lab.o3._linear import Linear
 from e3lab.o3._quaternion import (
     angles_to_axis_angle,
     angles_to_quaternion,
@@ -35,13 +37,28 @@ from e3lab.o3._rotation import (
     xyz_to_angles,
 )
 from e3lab.o3._spherical_harmonics import SphericalHarmonics, spherical_harmonics
+from e3lab.o3._tensor_product import (
+    ElementwiseTensorProduct,
+    FullTensorProduct,
+    FullyConnectedTensorProduct,
+    Instruction,
+    TensorProduct,
+    fast_paths_enabled,
+    set_fast_paths,
+)
 from e3lab.o3._wigner import change_basis_real_to_complex, so3_generators, su2_generators, wigner_D
 from e3lab.o3._wigner_3j import wigner_3j
 
 __all__ = [
+    "ElementwiseTensorProduct",
+    "FullTensorProduct",
+    "FullyConnectedTensorProduct",
+    "Instruction",
     "Irrep",
     "Irreps",
+    "Linear",
     "SphericalHarmonics",
+    "TensorProduct",
     "angles_to_axis_angle",
     "angles_to_matrix",
     "angles_to_quaternion",
@@ -53,6 +70,7 @@ __all__ = [
     "compose_angles",
     "compose_axis_angle",
     "compose_quaternion",
+    "fast_paths_enabled",
     "identity_angles",
     "identity_quaternion",
     "inverse_angles",
@@ -70,27 +88,11 @@ __all__ = [
     "rand_axis_angle",
     "rand_matrix",
     "rand_quaternion",
+    "set_fast_paths",
     "so3_generators",
     "spherical_harmonics",
     "su2_generators",
     "wigner_3j",
     "wigner_D",
     "xyz_to_angles",
-]
-from e3lab.o3._linear import Linear
-from e3lab.o3._tensor_product import (
-    ElementwiseTensorProduct,
-    FullTensorProduct,
-    FullyConnectedTensorProduct,
-    Instruction,
-    TensorProduct,
-)
-
-__all__ += [
-    "ElementwiseTensorProduct",
-    "FullTensorProduct",
-    "FullyConnectedTensorProduct",
-    "Instruction",
-    "Linear",
-    "TensorProduct",
 ]
