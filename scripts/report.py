@@ -4,9 +4,11 @@
     python scripts/report.py tetris --no-run      # rewrite a report from the last run
 
 Each experiment runs as ``python train.py experiment=<name> hydra.run.dir=outputs/report/<name>`` (wall time
-measured); the report reads the run's ``status.json`` and CSV metrics, checks the experiment's claim,
-draws the loss curve (and, for the shape tasks, the predicted displacements and signals) and writes the
-README with the command, what it demonstrates, a results table and the figures.
+measured, from a fresh run directory); the report reads the run's ``status.json``, CSV metrics and last
+checkpoint, checks the experiment's claim and writes ``experiments/<name>/``: ``README.md`` (the command,
+what it demonstrates, a results table, the figures), ``results.json`` and the PNGs (loss curve, timing bar
+chart and, for the shape tasks, the arrow plot and each node's signals). ``experiments/README.md`` indexes
+every ``experiments/*/results.json`` with the wall time of each command.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from matplotlib.figure import Figure
+
+from _report_figures import copy_timing, plot_loss, plot_shapes  # scripts/ is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 Metrics = dict[str, float]
@@ -111,86 +115,101 @@ def read_csv(run_dir: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
-def plot_loss(rows: list[dict[str, float]], metrics: Metrics, path: Path) -> bool:
-    """Training loss per step (log scale), with the symmetry floor when there is one."""
-    points = [(r["step"], r["train/loss"]) for r in rows if "train/loss" in r]
-    if not points:
-        return False
-    fig = Figure(figsize=(6, 4))
-    ax = fig.add_subplot()
-    ax.semilogy(*zip(*points, strict=True), label="train/loss")
-    floor = metrics.get("symmetry/loss_floor")
-    if floor is not None and floor > 0:
-        ax.axhline(floor, color="tab:red", linestyle="--", label="symmetry floor")
-    ax.set_xlabel("step")
-    ax.set_ylabel("MSE")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return True
+def derived(metrics: Metrics) -> dict[str, float]:
+    """Ratios the claims are stated in: the test loss over the all-zero output's loss and over the floor."""
+    out = {}
+    if "test/loss" in metrics and metrics.get("symmetry/zero_output_loss", 0) > 0:
+        out["test/loss / all-zero output's loss"] = (
+            metrics["test/loss"] / metrics["symmetry/zero_output_loss"]
+        )
+    if "test/loss" in metrics and metrics.get("symmetry/loss_floor", 0) > 1e-12:
+        out["test/loss / symmetry floor"] = metrics["test/loss"] / metrics["symmetry/loss_floor"]
+    return out
 
 
-def plot_shapes(run_dir: Path, out_dir: Path) -> list[str]:
-    """Predicted displacements (2D, the tutorial's picture) and predicted signals (3D) of the last model."""
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
-
-    from e3lab._hydra_utils import register_resolvers
-    from e3lab.eval import _model_class
-    from e3lab.signal import find_peaks, plot_signal_3d, plot_task
-
-    register_resolvers()
-    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    if cfg.get("float64"):
-        torch.set_default_dtype(torch.float64)
-    dm = instantiate(cfg.data)
-    ckpt = run_dir / "checkpoints" / "last.ckpt"
-    model = _model_class(ckpt).load_from_checkpoint(ckpt, map_location="cpu").eval()
-    graph = dm.graph()
-    with torch.no_grad():
-        pred = model.net(graph.x, graph.pos)
-    target_d = dm.displacements().to(pred.dtype)
-    peaks = find_peaks(pred)
-    nearest = torch.stack(
-        [
-            p[(p - d).norm(dim=1).argmin()] if len(p) else torch.zeros(3)
-            for p, d in zip(peaks, target_d, strict=True)
-        ]
-    )
-    fig = plot_task(graph.pos, graph.pos + target_d, nearest, title=f"{cfg.name}: predicted (red) vs target")
-    fig.savefig(out_dir / "task.png", dpi=120)
-    fig = plot_signal_3d(pred, graph.pos, scale=0.5, mode="positive")
-    fig.savefig(out_dir / "signals.png", dpi=120)
-    return ["task.png", "signals.png"]
-
-
-def write_readme(
-    exp: Experiment, metrics: Metrics, wall: float | None, figures: list[str], out_dir: Path
-) -> None:
-    """``experiments/<name>/README.md``."""
-    ok = exp.check(metrics)
+def write_readme(exp: Experiment, result: dict, figures: list[str], out_dir: Path) -> None:
+    """``experiments/<name>/README.md`` from ``result`` (see :func:`report`)."""
+    metrics, wall = result["metrics"], result["wall_s"]
     lines = [
         f"# {exp.name}",
         "",
         exp.demonstrates,
         "",
         "```bash",
-        f"python train.py experiment={exp.name}",
+        result["command"],
         "```",
         "",
-        f"**Claim:** {exp.claim}. **Result: {'PASS' if ok else 'FAIL'}.**",
+        f"**Claim:** {exp.claim}. **Result: {'PASS' if result['pass'] else 'FAIL'}.**",
         "",
         "| metric | value |",
         "|---|---|",
     ]
     if wall is not None:
-        lines.append(f"| wall time of the command (s) | {wall:.1f} |")
+        lines.append(f"| wall time of the command | {_wall_text(result)} |")
+    for key, value in derived(metrics).items():
+        lines.append(f"| {key} | {value:.4g} |")
     for key in sorted(metrics):
         if key.startswith(("test/", "symmetry/", "equivariance/max", "equivariance/mean", "train/loss")):
             lines.append(f"| {key} | {metrics[key]:.4g} |")
-    lines += ["", *[f"![{f}]({f})" for f in figures], ""]
-    lines.append("Generated by `python scripts/report.py`; the machine: " + _machine() + ".")
+    captions = {
+        "loss.png": "Training loss per logged step, with the symmetry floor (when above 0) and the loss "
+        "of an all-zero output.",
+        "task.png": "Start (blue) and target (orange) shapes, target displacements (black), and an arrow "
+        "from each node to every peak of its predicted signal (red).",
+        "signals.png": "Each node's target signal (top) and predicted signal (bottom), positive part.",
+        "timing.png": "Forward and backward milliseconds per stage of one profiled training step.",
+    }
+    for figure in figures:
+        lines += ["", captions[figure], "", f"![{figure}]({figure})"]
+    lines += ["", f"Generated by `python scripts/report.py {exp.name}` on {result['machine']}."]
     (out_dir / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def write_index(experiments_dir: Path) -> None:
+    """``experiments/README.md``: one row per reported experiment and the wall time of each command."""
+    results = [json.loads(p.read_text()) for p in sorted(experiments_dir.glob("*/results.json"))]
+    order = list(EXPERIMENTS)
+    results.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
+    lines = [
+        "# Experiments",
+        "",
+        "Generated by `python scripts/report.py` (runs each command below, then writes each experiment's "
+        "README from the run's `status.json`, CSV metrics and checkpoint).",
+        "",
+        "| experiment | claim | result | key numbers | wall time (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        m = r["metrics"]
+        keys = [
+            k
+            for k in ("test/loss", "symmetry/loss_floor", "test/displacement_error", "test/acc", "test/r2")
+            if k in m
+        ]
+        numbers = ", ".join(
+            [f"{k} {m[k]:.4g}" for k in keys] + [f"{k} {v:.3g}" for k, v in derived(m).items()]
+        )
+        wall = "-" if r["wall_s"] is None else f"{r['wall_s']:.1f}"
+        verdict = "PASS" if r["pass"] else "FAIL"
+        lines.append(
+            f"| [{r['name']}]({r['name']}/README.md) | {r['claim']} | {verdict} | {numbers} | {wall} |"
+        )
+    lines += ["", "## Wall time", ""]
+    for r in results:
+        if r["wall_s"] is not None:
+            lines.append(
+                f"- `{r['command']}`: {_wall_text(r)} on {r['machine']}: Python start-up, imports, "
+                "W&B (offline), training, validation and test."
+            )
+    (experiments_dir / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def _wall_text(result: dict) -> str:
+    """``"12.3 s"``, with the 1-minute load average before the run when it was recorded."""
+    load = result.get("load")
+    return f"{result['wall_s']:.1f} s" + (
+        "" if load is None else f" (load average before the run {load:.1f})"
+    )
 
 
 def _machine() -> str:
@@ -198,22 +217,43 @@ def _machine() -> str:
     return f"{cores} CPU cores, torch {torch.__version__}"
 
 
-def report(name: str, runs_dir: Path, do_run: bool) -> bool:
-    """Run (optionally) and report one experiment; return whether its claim holds."""
+def report(name: str, runs_dir: Path, do_run: bool, experiments_dir: Path) -> bool:
+    """Run (optionally) and report one experiment; return whether its claim holds.
+
+    Writes ``experiments/<name>/{README.md,results.json}`` and the figures; the wall time of a run is
+    kept in ``<run dir>/wall_time.json`` so that ``--no-run`` reports it again.
+    """
     exp = EXPERIMENTS[name]
     run_dir = runs_dir / name
-    out_dir = ROOT / "experiments" / name
+    out_dir = experiments_dir / name
     out_dir.mkdir(parents=True, exist_ok=True)
-    wall = run(name, run_dir) if do_run else None
+    wall_file = run_dir / "wall_time.json"
+    if do_run:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run directory: no stale checkpoints or CSV rows
+        load = os.getloadavg()[0]
+        wall = run(name, run_dir)
+        wall_file.write_text(json.dumps({"wall_s": wall, "load": load}))
+    timing = json.loads(wall_file.read_text()) if wall_file.is_file() else {"wall_s": None, "load": None}
     status = json.loads((run_dir / "status.json").read_text())
     if status["status"] != "completed":
         raise RuntimeError(f"{name}: the run in {run_dir} failed: {status.get('error')}")
     metrics = {k: v for k, v in status["metrics"].items() if v is not None and math.isfinite(v)}
+    ok = exp.check(metrics)
+    result = {
+        "name": name,
+        "command": f"python train.py experiment={name}",
+        "claim": exp.claim,
+        "pass": ok,
+        **timing,
+        "machine": _machine(),
+        "metrics": metrics,
+    }
     figures = ["loss.png"] if plot_loss(read_csv(run_dir), metrics, out_dir / "loss.png") else []
     if name in ("rect_to_square", "square_to_rect", "square_to_rect_broken"):
         figures += plot_shapes(run_dir, out_dir)
-    write_readme(exp, metrics, wall, figures, out_dir)
-    ok = exp.check(metrics)
+    figures += copy_timing(run_dir, out_dir)
+    (out_dir / "results.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_readme(exp, result, figures, out_dir)
     print(f"{name}: {'PASS' if ok else 'FAIL'} ({exp.claim}); report in {out_dir / 'README.md'}")
     return ok
 
@@ -225,11 +265,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"experiments (default: all of {list(EXPERIMENTS)})")
     parser.add_argument("--no-run", action="store_true", help="only rewrite the reports from the last runs")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "outputs" / "report")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "experiments", help="where the reports go")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in EXPERIMENTS]
     if unknown:
         parser.error(f"unknown experiment(s) {unknown}; choose from {list(EXPERIMENTS)}")
-    results = [report(name, args.runs_dir.resolve(), not args.no_run) for name in args.names or EXPERIMENTS]
+    out = args.out_dir.resolve()
+    results = [
+        report(name, args.runs_dir.resolve(), not args.no_run, out) for name in args.names or EXPERIMENTS
+    ]
+    write_index(out)
     return 0 if all(results) else 1
 
 
