@@ -369,3 +369,15 @@ def test_visualize_layout_in1_left_in2_right_outputs_below() -> None:
     assert all(t.xy[0] > 0 and t.xy[1] > 0 for t in in2)  # in2: upper right
     assert len(out) == 2 and all(t.xy[1] < 0 for t in out)  # outputs: below
     matplotlib.pyplot.close(fig)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_uvw_group_weights_adjacent_are_one_segment_else_gathered(float64, shared: bool) -> None:
+    adjacent = [(0, 0, 0, "uvw", True), (1, 1, 0, "uvw", True), (1, 0, 1, "uvw", True)]
+    apart = [(0, 0, 0, "uvw", True), (1, 0, 1, "uvw", True), (1, 1, 0, "uvw", True)]
+    for ins, pieces in ((adjacent, 2), (apart, 3)):
+        tp = TensorProduct("2x0e + 3x1o", "2x0e + 1x1o", "3x0e + 2x1o", ins, shared_weights=shared)
+        assert len(tp.kernel.chunk_sizes) == pieces
+        assert sum(tp.kernel.chunk_sizes) == tp.weight_numel
+        x, y, w = _inputs(tp, shared=shared)
+        assert (tp(x, y, w) - tensor_product_reference(tp, x, y, w)).abs().max() < 1e-12

@@ -11,6 +11,7 @@ with ``mul2 == 1`` (the usual spherical-harmonics operand) produce ``[Z, u, k]``
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import torch
@@ -39,6 +40,20 @@ def _per_sample_matmul(s: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return torch.bmm(s, w)
 
 
+def _segments(sizes: list[int], groups: list[tuple[PathPlan, ...]]) -> tuple[list[int], list[int]]:
+    """Starts and sizes of the pieces ``weight`` is split into: one per weighted instruction, except that the
+    blocks of a weighted ``uvw`` group lying back to back (in the group's order) form one piece."""
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    merged: dict[int, int] = {}  # start of a piece -> its size
+    for group in groups:
+        adjacent = all(a.weight_stop == b.weight_start for a, b in itertools.pairwise(group))
+        if len(group) > 1 and group[0].mode == "uvw" and group[0].weight_start >= 0 and adjacent:
+            merged[group[0].weight_start] = group[-1].weight_stop - group[0].weight_start
+    covered = {s for start, size in merged.items() for s in starts if start < s < start + size}
+    kept = [s for s in starts if s not in covered]
+    return kept, [merged.get(s, size) for s, size in zip(starts, sizes, strict=True) if s not in covered]
+
+
 class TensorProductKernel(torch.nn.Module):
     """Evaluates the paths of a :class:`TensorProduct`, normalisation folded in (weights come as input)."""
 
@@ -52,12 +67,12 @@ class TensorProductKernel(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.irreps_in1, self.irreps_in2, self.irreps_out = irreps_in1, irreps_in2, irreps_out
-        # one chunk per weighted instruction: ``weight.split`` has a single ``cat`` as backward, where
-        # slicing each path's block would zero-fill and add a full-size gradient per path
-        self.chunk_sizes = [int(torch.Size(i.path_shape).numel()) for i in instructions if i.has_weight]
-        self.chunk_starts = [sum(self.chunk_sizes[:i]) for i in range(len(self.chunk_sizes))]
         plans, buffers = build_plan(irreps_in1, irreps_in2, irreps_out, instructions)
         self.groups = group_paths(plans)
+        # ``weight.split`` into segments has a single ``cat`` as backward, where slicing each path's block
+        # would zero-fill and add a full-size gradient per path
+        sizes = [int(torch.Size(i.path_shape).numel()) for i in instructions if i.has_weight]
+        self.chunk_starts, self.chunk_sizes = _segments(sizes, self.groups)
         # float64 originals: module.to(dtype/device) re-derives the buffers from these (see _apply), so a
         # module built in float32 and then moved to float64 has float64-exact coefficients
         self._exact = buffers
@@ -123,8 +138,14 @@ class TensorProductKernel(torch.nn.Module):
 
     @staticmethod
     def _weights(group: tuple[PathPlan, ...], chunks: dict[int, torch.Tensor], shared: bool) -> torch.Tensor:
-        """The group's weight blocks, gathered: ``[rows, mul_out]`` or ``[Z, rows, mul_out]``."""
+        """The group's weight blocks, gathered: ``[rows, mul_out]`` or ``[Z, rows, mul_out]``.
+
+        A group whose blocks are adjacent in the flat weights is one segment: a view, no copy.
+        """
         mul_out = group[0].mul_out
+        segment = chunks[group[0].weight_start]
+        if segment.shape[-1] == group[-1].weight_stop - group[0].weight_start and len(group) > 1:
+            return segment.reshape(*segment.shape[:-1], -1, mul_out)
         blocks = [
             chunks[p.weight_start].reshape(*chunks[p.weight_start].shape[:-1], p.mul1 * p.mul2, mul_out)
             for p in group
