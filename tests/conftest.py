@@ -28,6 +28,12 @@ def float64() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def seeded() -> None:
-    """Every test starts from the same random state, so failures reproduce."""
+def isolated() -> Iterator[None]:
+    """Every test starts from the same random state and float32 default dtype, and cannot leak either."""
     torch.manual_seed(0)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
