@@ -1,5 +1,8 @@
 """Side-by-side benchmark: e3lab against e3nn (eager, and its TP under torch.compile) and cuEquivariance.
 
+"e3lab-compiled" is e3lab with ``compile_kernel=True`` (its TP kernel under ``torch.compile(dynamic=True)``),
+the fair opponent of "e3nn-compiled"; its row carries its own ratios.
+
 All implementations of a case run in one process, interleaved round by round (so load changes on a shared
 machine hit every one), on the same random (never zero) float32 inputs; each number is the median over the
 rounds of the best of ``--inner`` calls, after ``--warmup`` calls (which also trigger compilation).
@@ -37,7 +40,7 @@ import torch
 import e3lab
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_o3 import PEERS, build_case
+from bench_o3 import OURS, PEERS, build_case
 
 SIZES = {  # case -> (CPU size, GPU size): edges, nodes or vectors
     "tp_seed": (50_000, 500_000),
@@ -91,17 +94,18 @@ def _peak_mb(fn: Callable[[], object], device: torch.device) -> float:
 
 
 def _run_case(
-    name: str, size: int, device: torch.device, peers: list[str], args: argparse.Namespace
+    name: str, size: int, device: torch.device, impl_names: list[str], args: argparse.Namespace
 ) -> list[dict]:
     """Build every implementation of one case and time it, interleaved; one row per implementation."""
     impls: dict[str, tuple[Callable, Callable]] = {}
     items = size
-    for impl in ["e3lab", *peers]:
+    for impl in impl_names:
         try:
             built = build_case(impl, name, size, device)
             if not isinstance(built, str):
-                for _ in range(args.warmup):  # also compiles the torch.compile peer
-                    built[0]()
+                for _ in range(args.warmup):  # also compiles (no-grad forward and train: two graphs)
+                    with torch.no_grad():
+                        built[0]()
                     built[1]()
         except Exception as error:  # a peer that fails (e.g. no C++ compiler for inductor) is reported
             built = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
@@ -132,12 +136,11 @@ def _run_case(
                 "peak_mb": _peak_mb(step, device),
             }
         )
-    ours = next((r for r in rows if r["impl"] == "e3lab"), None)
     for row in rows:
         for peer in PEERS:
             other = next((r for r in rows if r["impl"] == peer), None)
-            ok = row is ours and other is not None
-            row[f"x vs {peer}"] = other["train_ms"] / ours["train_ms"] if ok else None
+            ok = row["impl"] in OURS and other is not None
+            row[f"x vs {peer}"] = other["train_ms"] / row["train_ms"] if ok else None
     return rows
 
 
@@ -202,7 +205,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--inner", type=int, default=2, help="calls per round (best of)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
-    parser.add_argument("--no-compile", action="store_true", help="skip the e3nn torch.compile peer")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="skip the torch.compile rows (e3nn-, e3lab-compiled)"
+    )
     parser.add_argument("--out-dir", default="experiments/benchmarks")
     parser.add_argument("--tag", default=None, help="file name stem (default: bench_<device>_<date>)")
     args = parser.parse_args(argv)
@@ -216,14 +221,14 @@ def main(argv: list[str] | None = None) -> dict:
     unknown = [c for c in names if c not in SIZES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(SIZES)}")
-    peers = [p for p in PEERS if not (args.no_compile and p == "e3nn-compiled")]
+    impl_names = [p for p in (*OURS, *PEERS) if not (args.no_compile and p.endswith("-compiled"))]
     meta = _machine(device, torch.get_num_threads())
     print(", ".join(f"{k}: {v}" for k, v in meta.items() if k != "affinity"))
     rows = []
     for name in names:
         size = max(1, int(SIZES[name][device.type == "cuda"] * args.scale))
         print(f"case {name} ({size})", flush=True)
-        rows += _run_case(name, size, device, peers, args)
+        rows += _run_case(name, size, device, impl_names, args)
     table = markdown_table(rows)
     print(table)
     out = Path(args.out_dir)

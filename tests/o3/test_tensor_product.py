@@ -381,3 +381,24 @@ def test_uvw_group_weights_adjacent_are_one_segment_else_gathered(float64, share
         assert sum(tp.kernel.chunk_sizes) == tp.weight_numel
         x, y, w = _inputs(tp, shared=shared)
         assert (tp(x, y, w) - tensor_product_reference(tp, x, y, w)).abs().max() < 1e-12
+
+
+def test_compile_kernel_flag_is_checked_and_off_by_default() -> None:
+    assert FullyConnectedTensorProduct("1x0e", "1x0e", "1x0e").compile_kernel is False
+    with pytest.raises(TypeError, match="compile_kernel"):
+        FullyConnectedTensorProduct("1x0e", "1x0e", "1x0e", compile_kernel="yes")
+
+
+@pytest.mark.slow
+def test_compile_kernel_matches_eager_values_and_gradients(float64) -> None:
+    tp = TensorProduct(*MODE_CASES["uvw"], shared_weights=False, compile_kernel=True)
+    x, y, w = (t.requires_grad_() for t in _inputs(tp, batch=7, shared=False))
+    out = tp(x, y, w)
+    reference = tensor_product_reference(tp, x, y, w)
+    assert (out - reference).abs().max() < 1e-10
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, (x, y, w), grad)
+    want = torch.autograd.grad(reference, (x, y, w), grad)
+    assert max((a - b).abs().max().item() for a, b in zip(got, want, strict=True)) < 1e-10
+    tp.compile_kernel = False
+    assert (tp(x, y, w) - out).abs().max() < 1e-10

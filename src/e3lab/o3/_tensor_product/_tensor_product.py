@@ -39,6 +39,9 @@ class TensorProduct(torch.nn.Module):
             ``weight: [..., weight_numel]`` broadcast against the inputs.
         fast_path: evaluate with the fast kernel (``True``) or the readable reference einsums (``False``);
             ``None`` (default) follows :func:`set_fast_paths` / the ``E3LAB_FAST_PATHS`` variable.
+        compile_kernel: run the fast kernel under ``torch.compile(dynamic=True)`` (opt-in: the first call
+            compiles for seconds to a minute; inductor fuses the per-path ops). Ignored by the reference path.
+            The attribute of the same name can be switched after construction.
 
     Weights are flat: the blocks of the weighted instructions in order, each ``path_shape`` row-major.
     """
@@ -57,11 +60,16 @@ class TensorProduct(torch.nn.Module):
         internal_weights: bool | None = None,
         shared_weights: bool | None = None,
         fast_path: bool | None = None,
+        compile_kernel: bool = False,
     ) -> None:
         super().__init__()
         if fast_path is not None and not isinstance(fast_path, bool):
             raise TypeError(f"fast_path must be True, False or None (global setting), got {fast_path!r}")
+        if not isinstance(compile_kernel, bool):
+            raise TypeError(f"compile_kernel must be True or False, got {compile_kernel!r}")
         self.fast_path = fast_path
+        self.compile_kernel = compile_kernel
+        self._compiled: dict[str, Any] = {}  # the compiled kernel, made on first use (not a submodule)
         self.irreps_in1, self.irreps_in2, self.irreps_out = (
             Irreps(irreps_in1),
             Irreps(irreps_in2),
@@ -167,9 +175,18 @@ class TensorProduct(torch.nn.Module):
         y2 = y.expand(*batch, y.shape[-1]).reshape(z, y.shape[-1])
         w2 = weight.expand(*batch, weight.shape[-1]).reshape(z, weight.shape[-1]) if per_sample else weight
         fast = fast_paths_enabled() if self.fast_path is None else self.fast_path
-        evaluate = self.kernel if fast else self._reference
+        if not fast:
+            evaluate = self._reference
+        else:
+            evaluate = self._compiled_kernel() if self.compile_kernel else self.kernel
         out = evaluate(x2, y2, w2, not per_sample)
         return out.reshape(*batch, self.irreps_out.dim)
+
+    def _compiled_kernel(self) -> Any:
+        """``torch.compile(self.kernel.forward, dynamic=True)``, built once."""
+        if "kernel" not in self._compiled:
+            self._compiled["kernel"] = torch.compile(self.kernel.forward, dynamic=True)
+        return self._compiled["kernel"]
 
     def _reference(
         self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, shared: bool
