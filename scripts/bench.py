@@ -208,6 +208,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--no-compile", action="store_true", help="skip the torch.compile rows (e3nn-, e3lab-compiled)"
     )
+    parser.add_argument(
+        "--impls",
+        default=None,
+        help="comma-separated subset of " + ",".join((*OURS, *PEERS)) + " (default: all)",
+    )
     parser.add_argument("--out-dir", default="experiments/benchmarks")
     parser.add_argument("--tag", default=None, help="file name stem (default: bench_<device>_<date>)")
     args = parser.parse_args(argv)
@@ -222,6 +227,11 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(SIZES)}")
     impl_names = [p for p in (*OURS, *PEERS) if not (args.no_compile and p.endswith("-compiled"))]
+    if args.impls is not None:
+        wanted = [p.strip() for p in args.impls.split(",") if p.strip()]
+        if "e3lab" not in wanted or not set(wanted) <= {*OURS, *PEERS}:
+            parser.error(f"--impls {args.impls!r}: choose from {[*OURS, *PEERS]}, e3lab included")
+        impl_names = [p for p in impl_names if p in wanted]
     meta = _machine(device, torch.get_num_threads())
     print(", ".join(f"{k}: {v}" for k, v in meta.items() if k != "affinity"))
     rows = []

@@ -48,3 +48,12 @@ def test_tiny_run_has_every_case_and_ratio_column(bench: ModuleType, tmp_path: P
 def test_unknown_case_is_rejected(bench: ModuleType, tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         bench.main(["--cases", "tp_nope", "--out-dir", str(tmp_path)])
+
+
+def test_impls_selects_rows_and_rejects_unknown(bench: ModuleType, tmp_path: Path) -> None:
+    argv = ["--scale", "0.004", "--repeats", "1", "--inner", "1", "--warmup", "1", "--cases", "tp_seed"]
+    result = bench.main([*argv, "--impls", "e3lab,e3nn", "--out-dir", str(tmp_path), "--tag", "sel"])
+    assert [row["impl"] for row in result["results"]] == ["e3lab", "e3nn"]
+    assert "e3lab-compiled" in bench.OURS  # the compiled e3lab row exists (skipped here: compiling is slow)
+    with pytest.raises(SystemExit):
+        bench.main([*argv, "--impls", "e3nn", "--out-dir", str(tmp_path)])
