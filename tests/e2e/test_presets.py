@@ -17,6 +17,7 @@ SHRINK = {
     "random_clouds": ["data.num_nodes=40", "data.train_size=1", "data.val_size=1", "data.test_size=1"],
     "tetris": ["data.train_size=8", "data.val_size=8", "data.test_size=8", "data.batch_size=8"],
 }
+TINY_STEPS = ["data.lmax=2", "data.steps_per_epoch=2", "model.net.radial_hidden=8"]
 
 
 def test_presets_are_found() -> None:
@@ -33,4 +34,24 @@ def test_preset_fast_dev_run(preset: str, tmp_path: Path) -> None:
     run(cfg)
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["status"] == "completed"
+    assert any(key.startswith("test/") for key in status["metrics"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["square_to_rect_broken", "tetris"])
+def test_preset_tests_from_its_checkpoint(preset: str, tmp_path: Path) -> None:
+    """The test step reloads a checkpoint with torch.load(weights_only=True): the saved hparams of the
+    model and the DataModule (list-valued settings such as breaker_values included) must be plain types."""
+    overrides = [
+        f"experiment={preset}",
+        "logger=none",
+        "trainer.max_epochs=1",
+        "trainer.check_val_every_n_epoch=1",
+        "test_ckpt=last",
+        *SHRINK.get(preset, TINY_STEPS),
+    ]
+    run(compose_config("train", overrides, tmp_path))
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["status"] == "completed", status.get("error")
+    assert status["last checkpoint"].endswith("last.ckpt")
     assert any(key.startswith("test/") for key in status["metrics"])
