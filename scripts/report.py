@@ -271,9 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown experiment(s) {unknown}; choose from {list(EXPERIMENTS)}")
     out = args.out_dir.resolve()
-    results = [
-        report(name, args.runs_dir.resolve(), not args.no_run, out) for name in args.names or EXPERIMENTS
-    ]
+    results = []
+    for name in args.names or EXPERIMENTS:
+        try:
+            results.append(report(name, args.runs_dir.resolve(), not args.no_run, out))
+        except (subprocess.CalledProcessError, RuntimeError, FileNotFoundError) as error:
+            print(f"{name}: no report ({error})", file=sys.stderr)
+            results.append(False)
     write_index(out)
     return 0 if all(results) else 1
 
