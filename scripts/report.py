@@ -90,8 +90,8 @@ EXPERIMENTS = {
             "random_clouds",
             "Seed 000: node regression of a fixed random teacher network on random point clouds "
             "('10x0e + 10x1e' inputs, '20x0e + 10x1e' outputs).",
-            "test R^2 > 0 (the student learns the teacher)",
-            lambda m: m["test/r2"] > 0,
+            "test R^2 > 0.5 (the student learns the teacher; predicting the mean gives R^2 = 0)",
+            lambda m: m["test/r2"] > 0.5,
         ),
     )
 }
