@@ -54,6 +54,7 @@ def test_impls_selects_rows_and_rejects_unknown(bench: ModuleType, tmp_path: Pat
     argv = ["--scale", "0.004", "--repeats", "1", "--inner", "1", "--warmup", "1", "--cases", "tp_seed"]
     result = bench.main([*argv, "--impls", "e3lab,e3nn", "--out-dir", str(tmp_path), "--tag", "sel"])
     assert [row["impl"] for row in result["results"]] == ["e3lab", "e3nn"]
+    assert result["meta"]["malloc"] == "default"  # --keep-freed-memory not given
     assert "e3lab-compiled" in bench.OURS  # the compiled e3lab row exists (skipped here: compiling is slow)
     with pytest.raises(SystemExit):
         bench.main([*argv, "--impls", "e3nn", "--out-dir", str(tmp_path)])
