@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,30 +70,43 @@ def read_sweep(sweep_dir: Path) -> list[Job]:
 def table(jobs: list[Job], metrics: list[str]) -> str:
     """Plain-text table: job, status, overrides, then one column per metric."""
     header = ["job", "status", "overrides", *metrics]
+    _, varying = split_overrides(jobs)
     rows = [header]
     for job in jobs:
         values = [f"{job.metrics[m]:.6g}" if m in job.metrics else "-" for m in metrics]
-        rows.append([job.path.name, job.status, " ".join(job.overrides) or "-", *values])
+        rows.append([job.path.name, job.status, varying[job.path], *values])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
+def split_overrides(jobs: list[Job]) -> tuple[list[str], dict[Path, str]]:
+    """The overrides every job shares, and per job (by path) the ones that vary across the sweep."""
+    common = [o for o in jobs[0].overrides if all(o in j.overrides for j in jobs)] if jobs else []
+    varying = {j.path: " ".join(o for o in j.overrides if o not in common) or "-" for j in jobs}
+    return common, varying
+
+
 def plot(jobs: list[Job], metric: str, path: Path) -> None:
-    """Bar chart of ``metric`` per job; failed jobs are drawn as red crosses at zero."""
-    fig = Figure(figsize=(max(4.0, 0.9 * len(jobs) + 2), 4))
+    """Horizontal bars of ``metric`` per job, labelled by the overrides that vary (the shared ones in the
+    title); failed jobs are drawn as red crosses at zero."""
+    common, varying = split_overrides(jobs)
+    fig = Figure(figsize=(7, 0.4 * len(jobs) + 1.6), layout="constrained")
     ax = fig.add_subplot()
     for i, job in enumerate(jobs):
         value = job.metrics.get(metric, math.nan)
         if job.status == "completed" and math.isfinite(value):
-            ax.bar(i, value, color="tab:blue")
+            ax.barh(i, value, color="tab:blue")
         else:
-            ax.plot(i, 0, "x", color="tab:red", markersize=12)
-    ax.set_xticks(range(len(jobs)), [job.label for job in jobs], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(metric)
-    ax.set_title(f"{metric} per job (red x: failed)")
-    fig.tight_layout()
+            ax.plot(0, i, "x", color="tab:red", markersize=12)
+    ax.set_yticks(range(len(jobs)), [f"{job.path.name}: {varying[job.path]}" for job in jobs], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric)
+    title = f"{metric} per job (red x: failed)"
+    if common:
+        title += "\n" + textwrap.shorten(" ".join(common), 75, placeholder=" ...")
+    ax.set_title(title, fontsize=9)
     fig.savefig(path, dpi=120)
 
 
@@ -113,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     if not metrics:
         names = sorted({m for j in jobs for m in j.metrics if m.startswith("test/")})
         metrics = ([monitor] if monitor else []) + [m for m in names if m != monitor]
+    common, _ = split_overrides(jobs)
+    if common:
+        print("overrides of every job: " + " ".join(common))
     print(table(jobs, metrics))
     for job in jobs:
         if job.status != "completed":
