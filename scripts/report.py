@@ -2,6 +2,7 @@
 
     python scripts/report.py                      # run every experiment, then write the reports
     python scripts/report.py tetris --no-run      # rewrite a report from the last run
+    python scripts/report.py square_to_rect --repeat 3   # the median wall time of 3 runs
 
 Each experiment runs as ``python train.py experiment=<name> hydra.run.dir=outputs/report/<name>`` (wall time
 measured, from a fresh run directory); the report reads the run's ``status.json``, CSV metrics and last
@@ -19,6 +20,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -205,11 +207,14 @@ def write_index(experiments_dir: Path) -> None:
 
 
 def _wall_text(result: dict) -> str:
-    """``"12.3 s"``, with the 1-minute load average before the run when it was recorded."""
-    load = result.get("load")
-    return f"{result['wall_s']:.1f} s" + (
-        "" if load is None else f" (load average before the run {load:.1f})"
-    )
+    """``"12.3 s"``, the runs it is the median of, and the highest 1-minute load average before a run."""
+    text = f"{result['wall_s']:.1f} s"
+    walls = result.get("walls_s") or []
+    if len(walls) > 1:
+        text += f" (median of {len(walls)} runs: " + ", ".join(f"{w:.1f}" for w in walls) + ")"
+    if result.get("load") is not None:
+        text += f", load average before the run(s) <= {result['load']:.1f}"
+    return text
 
 
 def _machine() -> str:
@@ -217,11 +222,12 @@ def _machine() -> str:
     return f"{cores} CPU cores, torch {torch.__version__}"
 
 
-def report(name: str, runs_dir: Path, do_run: bool, experiments_dir: Path) -> bool:
+def report(name: str, runs_dir: Path, do_run: bool, experiments_dir: Path, repeat: int = 1) -> bool:
     """Run (optionally) and report one experiment; return whether its claim holds.
 
-    Writes ``experiments/<name>/{README.md,results.json}`` and the figures; the wall time of a run is
-    kept in ``<run dir>/wall_time.json`` so that ``--no-run`` reports it again.
+    Writes ``experiments/<name>/{README.md,results.json}`` and the figures. The command runs ``repeat``
+    times (the report uses the last run; the wall time is the median); the wall times are kept in
+    ``<run dir>/wall_time.json`` so that ``--no-run`` reports them again.
     """
     exp = EXPERIMENTS[name]
     run_dir = runs_dir / name
@@ -229,10 +235,13 @@ def report(name: str, runs_dir: Path, do_run: bool, experiments_dir: Path) -> bo
     out_dir.mkdir(parents=True, exist_ok=True)
     wall_file = run_dir / "wall_time.json"
     if do_run:
-        shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run directory: no stale checkpoints or CSV rows
-        load = os.getloadavg()[0]
-        wall = run(name, run_dir)
-        wall_file.write_text(json.dumps({"wall_s": wall, "load": load}))
+        walls, loads = [], []
+        for _ in range(repeat):
+            shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run directory: no stale checkpoints or rows
+            loads.append(os.getloadavg()[0])
+            walls.append(run(name, run_dir))
+        timing = {"wall_s": statistics.median(walls), "walls_s": walls, "load": max(loads)}
+        wall_file.write_text(json.dumps(timing))
     timing = json.loads(wall_file.read_text()) if wall_file.is_file() else {"wall_s": None, "load": None}
     status = json.loads((run_dir / "status.json").read_text())
     if status["status"] != "completed":
@@ -265,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"experiments (default: all of {list(EXPERIMENTS)})")
     parser.add_argument("--no-run", action="store_true", help="only rewrite the reports from the last runs")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "outputs" / "report")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per experiment (median wall time)")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "experiments", help="where the reports go")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in EXPERIMENTS]
@@ -274,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name in args.names or EXPERIMENTS:
         try:
-            results.append(report(name, args.runs_dir.resolve(), not args.no_run, out))
+            results.append(report(name, args.runs_dir.resolve(), not args.no_run, out, args.repeat))
         except (subprocess.CalledProcessError, RuntimeError, FileNotFoundError) as error:
             print(f"{name}: no report ({error})", file=sys.stderr)
             results.append(False)
