@@ -383,6 +383,15 @@ def test_uvw_group_weights_adjacent_are_one_segment_else_gathered(float64, share
         assert (tp(x, y, w) - tensor_product_reference(tp, x, y, w)).abs().max() < 1e-12
 
 
+def test_empty_batch_with_per_sample_weights_in_an_adjacent_group() -> None:
+    """Zero samples through a multi-path uvw group (a weight view whose leading size is 0) give [0, dim]."""
+    ins = [(0, 0, 0, "uvw", True), (1, 1, 0, "uvw", True)]
+    tp = TensorProduct("1x0e + 1x1o", "1x0e + 1x1o", "1x0e", ins, shared_weights=False)
+    x, y = torch.zeros(0, tp.irreps_in1.dim), torch.zeros(0, tp.irreps_in2.dim)
+    out = tp(x, y, torch.zeros(0, tp.weight_numel))
+    assert out.shape == (0, tp.irreps_out.dim)
+
+
 def test_compile_kernel_flag_is_checked_and_off_by_default() -> None:
     assert FullyConnectedTensorProduct("1x0e", "1x0e", "1x0e").compile_kernel is False
     with pytest.raises(TypeError, match="compile_kernel"):

@@ -144,8 +144,9 @@ class TensorProductKernel(torch.nn.Module):
         """
         mul_out = group[0].mul_out
         segment = chunks[group[0].weight_start]
+        rows = sum(p.mul1 * p.mul2 for p in group)
         if segment.shape[-1] == group[-1].weight_stop - group[0].weight_start and len(group) > 1:
-            return segment.reshape(*segment.shape[:-1], -1, mul_out)
+            return segment.reshape(*segment.shape[:-1], rows, mul_out)  # explicit rows: Z may be 0
         blocks = [
             chunks[p.weight_start].reshape(*chunks[p.weight_start].shape[:-1], p.mul1 * p.mul2, mul_out)
             for p in group
