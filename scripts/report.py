@@ -196,7 +196,15 @@ def write_index(experiments_dir: Path) -> None:
         lines.append(
             f"| [{r['name']}]({r['name']}/README.md) | {r['claim']} | {verdict} | {numbers} | {wall} |"
         )
-    lines += ["", "## Wall time", ""]
+    lines += [
+        "",
+        "## Wall time",
+        "",
+        "Measured with `scripts/report.py` (`--repeat N` for a median). The two cores may be shared with "
+        "other jobs: when another process is busy, torch's two OpenMP threads wait at barriers and the same "
+        "run can take 2-3x longer, so the 1-minute load average before each run is recorded with it.",
+        "",
+    ]
     for r in results:
         if r["wall_s"] is not None:
             lines.append(
