@@ -30,7 +30,7 @@ from e3lab._hydra_utils import (
     start_loggers,
     write_status,
 )
-from e3lab.callbacks import SummaryCallback
+from e3lab.callbacks import ResumableCSVLogger, SummaryCallback
 
 log = logging.getLogger("e3lab.train")
 register_resolvers()
@@ -61,11 +61,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
     callbacks = instantiate_group(cfg.get("callbacks"))
+    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.resume, cfg.paths.checkpoint_dir)
     loggers = instantiate_group(cfg.get("logger"))
+    for logger in loggers:
+        if isinstance(logger, ResumableCSVLogger) and ckpt_path is not None:
+            logger.append = True  # a resumed run keeps the earlier rows of its metrics.csv
     loggers = start_loggers(loggers, resolved_config(cfg))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
-    ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.resume, cfg.paths.checkpoint_dir)
     if cfg.train:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalar_metrics(trainer.callback_metrics)

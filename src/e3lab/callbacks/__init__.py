@@ -1,9 +1,10 @@
-"""Lightning callbacks: equivariance error, per-stage timing, signal plots, summaries and run safety."""
+"""Lightning callbacks: equivariance error, timing, signal plots, summaries, run safety, resumable CSV log."""
 
 from e3lab.callbacks._atomic_checkpoint_io import AtomicCheckpointIO
 from e3lab.callbacks._equivariance import EquivarianceCallback, EquivarianceWarning
 from e3lab.callbacks._finite_loss_guard import FiniteLossGuard, NonFiniteLossError
 from e3lab.callbacks._graceful_shutdown import GracefulShutdown
+from e3lab.callbacks._resumable_csv_logger import ResumableCSVLogger
 from e3lab.callbacks._signal_plot import SignalPlotCallback
 from e3lab.callbacks._stage_attribution import attribute_stages
 from e3lab.callbacks._summary import SummaryCallback
@@ -16,6 +17,7 @@ __all__ = [
     "FiniteLossGuard",
     "GracefulShutdown",
     "NonFiniteLossError",
+    "ResumableCSVLogger",
     "SignalPlotCallback",
     "SummaryCallback",
     "TimingCallback",
