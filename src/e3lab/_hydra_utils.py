@@ -176,7 +176,10 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 @rank_zero_only
 def write_status(run_dir: str, status: str, metrics: Mapping[str, float], **extra: Any) -> None:
-    """Write ``<run_dir>/status.json``: ``{"status": "completed"|"failed", "metrics": {...}, ...}``."""
+    """Write ``<run_dir>/status.json``: ``{"status": ..., "metrics": {...}, ...}``.
+
+    ``status`` is "completed", "interrupted" (a signal stopped training) or "failed".
+    """
     path = Path(run_dir)
     path.mkdir(parents=True, exist_ok=True)
     clean = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}

@@ -2,8 +2,9 @@
 
 Builds data, model, callbacks, loggers and trainer from ``conf/train.yaml``, trains (resuming from
 ``ckpt_path`` or, with ``resume=auto``, from the run's ``last.ckpt``), tests, prints a summary and writes
-``<run dir>/status.json``. Returns the monitored metric (for Optuna sweeps). In a multirun a crashing
-job is recorded as failed and the sweep goes on.
+``<run dir>/status.json`` ("completed"; "interrupted" with the checkpoint to resume from when a SIGTERM or
+SIGINT stopped training, in which case the test is skipped). Returns the monitored metric (for Optuna
+sweeps). In a multirun a crashing job is recorded as failed and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from e3lab._hydra_utils import (
     start_loggers,
     write_status,
 )
-from e3lab.callbacks import ResumableCSVLogger, SummaryCallback
+from e3lab.callbacks import GracefulShutdown, ResumableCSVLogger, SummaryCallback
 
 log = logging.getLogger("e3lab.train")
 register_resolvers()
@@ -50,6 +51,14 @@ def _test_ckpt(trainer: L.Trainer, choice: str | None) -> str | None:
         last = getattr(callback, "last_model_path", "") if callback is not None else ""
         return last or None
     return choice
+
+
+def _interrupted(callbacks: list[Any]) -> GracefulShutdown | None:
+    """The ``GracefulShutdown`` callback that stopped training on a signal, if one did."""
+    for callback in callbacks:
+        if isinstance(callback, GracefulShutdown) and callback.received is not None:
+            return callback
+    return None
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -72,6 +81,23 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.train:
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalar_metrics(trainer.callback_metrics)
+    stopped = _interrupted(callbacks)
+    if stopped is not None and stopped.received is not None:
+        # a signal stopped training: no test on half-trained weights, and the run is not "completed"
+        resume_from = str(stopped.saved_path) if stopped.saved_path is not None else None
+        log.warning(
+            "stopped by %s; resume with resume=auto (checkpoint %s)", stopped.received.name, resume_from
+        )
+        print_summary(
+            f"e3lab: {cfg.name} (interrupted)",
+            metrics,
+            cfg.paths.output_dir,
+            {"resume from": str(resume_from)},
+        )
+        write_status(
+            cfg.paths.output_dir, "interrupted", metrics, signal=stopped.received.name, ckpt_path=resume_from
+        )
+        return metrics
     if cfg.test:
         ckpt = _test_ckpt(trainer, cfg.test_ckpt) if cfg.train else ckpt_path
         trainer.test(model, datamodule=datamodule, ckpt_path=ckpt)

@@ -11,6 +11,7 @@ from types import FrameType
 from typing import Any
 
 import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 from typing_extensions import override
 
@@ -107,6 +108,7 @@ class GracefulShutdown(pl.Callback):
 
     def _save_and_stop(self, trainer: pl.Trainer) -> None:
         path = self.checkpoint_path(trainer)
+        _claim_as_last(trainer, path)
         trainer.save_checkpoint(path)
         self.saved_path = path
         trainer.should_stop = True
@@ -124,3 +126,17 @@ class GracefulShutdown(pl.Callback):
             if signal.getsignal(signum) == self._handle:
                 signal.signal(signum, previous)
         self._previous = {}
+
+
+def _claim_as_last(trainer: pl.Trainer, path: Path) -> None:
+    """Tell a ``ModelCheckpoint(save_last=True)`` that writes the same file that ``path`` is its last one.
+
+    Otherwise it finds a ``last.ckpt`` it did not write and saves ``last-v1.ckpt`` beside it, in this run and
+    after every resume, leaving a stale ``last.ckpt`` for the next ``resume=auto``.
+    """
+    callback = trainer.checkpoint_callback
+    if not isinstance(callback, ModelCheckpoint) or not callback.save_last or callback.dirpath is None:
+        return
+    last_name = f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+    if Path(callback.dirpath).resolve() / last_name == path.resolve():
+        callback.last_model_path = str(path)
