@@ -25,6 +25,7 @@ from e3lab._hydra_utils import (
     require_file,
     resolved_config,
     scalar_metrics,
+    set_num_threads,
     start_loggers,
     write_status,
 )
@@ -57,6 +58,7 @@ def _run_config(ckpt: Path) -> DictConfig | None:
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test the checkpoint ``cfg.ckpt_path``; return the test metrics."""
+    set_num_threads(cfg.get("num_threads"))
     ckpt = require_file(cfg.ckpt_path)
     data_cfg, float64 = cfg.data, cfg.float64
     saved = _run_config(ckpt) if cfg.data_from_run else None

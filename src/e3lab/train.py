@@ -28,6 +28,7 @@ from e3lab._hydra_utils import (
     resolve_ckpt_path,
     resolved_config,
     scalar_metrics,
+    set_num_threads,
     start_loggers,
     write_status,
 )
@@ -63,6 +64,7 @@ def _interrupted(callbacks: list[Any]) -> GracefulShutdown | None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train (and test) as configured; return the final metrics (train, val, test, callbacks)."""
+    set_num_threads(cfg.get("num_threads"))
     if cfg.float64:
         torch.set_default_dtype(torch.float64)
     L.seed_everything(cfg.seed, workers=True)
