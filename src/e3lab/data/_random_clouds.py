@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import math
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
-from e3lab.data._datasets import GraphListDataset, check_irreps, graph_loader
+from e3lab.data._base import GraphSplitsDataModule
+from e3lab.data._datasets import GraphListDataset, check_irreps
 from e3lab.graph import Graph
 from e3lab.nn import EquivariantConvNet
 from e3lab.o3 import Irreps
 
 
-class RandomCloudsDataModule(L.LightningDataModule):
+class RandomCloudsDataModule(GraphSplitsDataModule):
     """Node regression on random clouds of ``num_nodes`` points (uniform in a cube of density ``density``).
 
     Inputs ``x: [N, irreps_in.dim]`` are ``irreps_in.randn``; targets ``node_target: [N, irreps_out.dim]``
@@ -45,7 +44,6 @@ class RandomCloudsDataModule(L.LightningDataModule):
             raise ValueError(f"density={density} and max_radius={max_radius} must be > 0")
         self.irreps_in = check_irreps("irreps_in", irreps_in, Irreps(irreps_in))
         self.irreps_out = check_irreps("irreps_out", irreps_out, Irreps(irreps_out))
-        self._datasets: dict[str, GraphListDataset] = {}
 
     @property
     def box_size(self) -> float:
@@ -91,12 +89,3 @@ class RandomCloudsDataModule(L.LightningDataModule):
         for split in ("train", "val", "test"):
             count = self.hparams[f"{split}_size"]
             self._datasets[split] = GraphListDataset(self.make_graphs(count, generator, teacher))
-
-    def train_dataloader(self) -> DataLoader:
-        return graph_loader(self._datasets["train"], self.hparams.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return graph_loader(self._datasets["val"], self.hparams.batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return graph_loader(self._datasets["test"], self.hparams.batch_size, shuffle=False)

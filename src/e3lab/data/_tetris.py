@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
 
-from e3lab.data._datasets import GraphListDataset, RandomlyRotated, check_irreps, graph_loader, rotate_graph
+from e3lab.data._base import GraphSplitsDataModule
+from e3lab.data._datasets import GraphListDataset, RandomlyRotated, check_irreps, rotate_graph
 from e3lab.graph import Graph
 from e3lab.o3 import Irreps, rand_matrix
 
@@ -63,7 +62,7 @@ def transformed_set(graphs: list[Graph], size: int, mirror: bool, generator: tor
     return out
 
 
-class TetrisDataModule(L.LightningDataModule):
+class TetrisDataModule(GraphSplitsDataModule):
     """Tetris classification; batches are ``GraphBatch`` with ``graph_target [num_graphs]`` (class index).
 
     Train: ``train_size`` shapes, freshly rotated at every access with ``augment_rotations``. Validation:
@@ -91,7 +90,6 @@ class TetrisDataModule(L.LightningDataModule):
                 raise ValueError(f"{name}={value} must be >= 1")
         self.irreps_in = check_irreps("irreps_in", irreps_in, Irreps("1x0e"))
         self.irreps_out = check_irreps("irreps_out", irreps_out, Irreps("1x0o + 6x0e"))
-        self._datasets: dict[str, Dataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
         graphs = tetris_graphs()
@@ -107,12 +105,3 @@ class TetrisDataModule(L.LightningDataModule):
         self._datasets["test"] = GraphListDataset(
             transformed_set(graphs, self.hparams.test_size, mirror=True, generator=generator)
         )
-
-    def train_dataloader(self) -> DataLoader:
-        return graph_loader(self._datasets["train"], self.hparams.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return graph_loader(self._datasets["val"], self.hparams.batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return graph_loader(self._datasets["test"], self.hparams.batch_size, shuffle=False)
