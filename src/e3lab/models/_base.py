@@ -48,6 +48,10 @@ class EquivariantTask(L.LightningModule):
         self.net = EquivariantConvNet(**net)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+        self.build_metrics()
+
+    def build_metrics(self) -> None:
+        """Hook for subclasses: create the task's metrics (called at the end of ``__init__``)."""
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
         """Node outputs ``[N, irreps_out.dim]`` of ``self.net`` on a batch."""

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torchmetrics.classification import MulticlassAccuracy
 
 from e3lab.graph import GraphBatch, scatter
-from e3lab.models._base import EquivariantTask, OptimizerFactory, SchedulerFactory
+from e3lab.models._base import EquivariantTask
 from e3lab.o3 import Irrep, Irreps
 
 
@@ -48,14 +46,8 @@ class GraphClassificationModule(EquivariantTask):
     ``batch.graph_target: [num_graphs]`` class indices. Logs ``{train,val,test}/loss`` and ``/acc``.
     """
 
-    def __init__(
-        self,
-        net: dict[str, Any],
-        optimizer: OptimizerFactory | None = None,
-        scheduler: SchedulerFactory | None = None,
-        compile: bool = False,
-    ) -> None:
-        super().__init__(net, optimizer, scheduler, compile)
+    def build_metrics(self) -> None:
+        """The torchmetrics ``Metric``s of this task (modules, so Lightning moves and resets them)."""
         self.num_classes = num_classes(Irreps(self.net.irreps_out))
         # fail at construction on irreps_out that cannot give logits
         logits_from_pooled(torch.zeros(1, Irreps(self.net.irreps_out).dim), Irreps(self.net.irreps_out))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torchmetrics import R2Score
 
 from e3lab.graph import GraphBatch
-from e3lab.models._base import EquivariantTask, OptimizerFactory, SchedulerFactory
+from e3lab.models._base import EquivariantTask
 
 
 class NodeRegressionModule(EquivariantTask):
@@ -17,14 +15,8 @@ class NodeRegressionModule(EquivariantTask):
     Logs ``{train,val,test}/loss`` and ``/r2``.
     """
 
-    def __init__(
-        self,
-        net: dict[str, Any],
-        optimizer: OptimizerFactory | None = None,
-        scheduler: SchedulerFactory | None = None,
-        compile: bool = False,
-    ) -> None:
-        super().__init__(net, optimizer, scheduler, compile)
+    def build_metrics(self) -> None:
+        """The torchmetrics ``Metric``s of this task (modules, so Lightning moves and resets them)."""
         self.train_r2 = R2Score()
         self.val_r2 = R2Score()
         self.test_r2 = R2Score()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
 from e3lab.graph import GraphBatch
-from e3lab.models._base import EquivariantTask, OptimizerFactory, SchedulerFactory
+from e3lab.models._base import EquivariantTask
 from e3lab.models._metrics import DisplacementError, PeakCount
 from e3lab.symmetry import loss_floor
 
@@ -24,14 +23,8 @@ class SignalRegressionModule(EquivariantTask):
     rotation) and printed, next to ``symmetry/zero_output_loss`` (the MSE of an all-zero output).
     """
 
-    def __init__(
-        self,
-        net: dict[str, Any],
-        optimizer: OptimizerFactory | None = None,
-        scheduler: SchedulerFactory | None = None,
-        compile: bool = False,
-    ) -> None:
-        super().__init__(net, optimizer, scheduler, compile)
+    def build_metrics(self) -> None:
+        """The torchmetrics ``Metric``s of this task (modules, so Lightning moves and resets them)."""
         self.val_displacement = DisplacementError()
         self.test_displacement = DisplacementError()
         self.val_peaks = PeakCount()
