@@ -55,7 +55,7 @@ def _stepper(fn: Callable[[], torch.Tensor], inputs: list[torch.Tensor]) -> tupl
 
 
 def _tp_module(impl: str, case: str, device: torch.device) -> torch.nn.Module | str:
-    shared = case == "tp_mace"
+    shared = case == "tp_mace"  # tp_mace_edge: the same irreps, per-edge weights
     if impl == "cueq":
         if importlib.util.find_spec("cuequivariance_torch") is None:
             return "cuequivariance_torch not importable"

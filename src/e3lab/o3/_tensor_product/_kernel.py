@@ -54,6 +54,30 @@ def _segments(sizes: list[int], groups: list[tuple[PathPlan, ...]]) -> tuple[lis
     return kept, [merged.get(s, size) for s, size in zip(starts, sizes, strict=True) if s not in covered]
 
 
+def _block_layout(groups: list[tuple[PathPlan, ...]], weight_numel: int) -> list[int] | None:
+    """First row of each group in the stacked ``[Z, sum k, weight_numel / mul_out]`` pair matrix, or ``None``.
+
+    Per-sample weights only: when every path is a weighted ``uvw`` one with the same ``mul_out`` and the
+    paths own all the weights, ``weight: [Z, n]`` is one ``[Z, n / mul_out, mul_out]`` view and a single
+    ``bmm`` serves every group; its backward writes the weight gradient once, where one ``bmm`` per group
+    plus ``split``'s ``cat`` allocate it twice. The zero blocks of the stacked matrix cost arithmetic, so the
+    layout is only used while it is at most 3x the group-wise one.
+    """
+    plans = [p for group in groups for p in group]
+    if len(groups) < 2 or any(p.mode != "uvw" or p.weight_start < 0 for p in plans):
+        return None
+    mul_out = plans[0].mul_out
+    if (
+        any(p.mul_out != mul_out for p in plans)
+        or sum(p.weight_stop - p.weight_start for p in plans) != weight_numel
+    ):
+        return None
+    starts = list(itertools.accumulate((g[0].dim_out for g in groups), initial=0))
+    dense = starts[-1] * weight_numel
+    useful = sum(g[0].dim_out * (p.weight_stop - p.weight_start) for g in groups for p in g)
+    return starts[:-1] if dense <= 3 * useful else None
+
+
 class TensorProductKernel(torch.nn.Module):
     """Evaluates the paths of a :class:`TensorProduct`, normalisation folded in (weights come as input)."""
 
@@ -73,6 +97,7 @@ class TensorProductKernel(torch.nn.Module):
         # would zero-fill and add a full-size gradient per path
         sizes = [int(torch.Size(i.path_shape).numel()) for i in instructions if i.has_weight]
         self.chunk_starts, self.chunk_sizes = _segments(sizes, self.groups)
+        self.block_starts = _block_layout(self.groups, weight_numel)
         # float64 originals: module.to(dtype/device) re-derives the buffers from these (see _apply), so a
         # module built in float32 and then moved to float64 has float64-exact coefficients
         self._exact = buffers
@@ -214,11 +239,50 @@ class TensorProductKernel(torch.nn.Module):
             return (s * w).reshape(z, k, u * v)
         return s * w  # uuu
 
+    def _block_uvw(self, pairs: list[list[torch.Tensor]], weight: torch.Tensor) -> list[torch.Tensor]:
+        """Pairs of all groups (see :func:`_block_layout`), ``weight: [Z, n]`` -> ``[Z, mul_out, k]`` each.
+
+        The stacked pair matrix is built with ``cat`` (zero blocks in the gaps): its backward only slices,
+        where assigning into a zero tensor would clone the full gradient once per path.
+        """
+        z, mul_out = weight.shape[0], self.groups[0][0].mul_out
+        w = weight.reshape(
+            z, weight.shape[1] // mul_out, mul_out
+        )  # [Z, R, mul_out]: a view (explicit R: Z may be 0)
+        stacked = []
+        for group, group_pairs in zip(self.groups, pairs, strict=True):
+            pieces, col, k = [], 0, group[0].dim_out
+            for plan, pair in sorted(
+                zip(group, group_pairs, strict=True), key=lambda item: item[0].weight_start
+            ):
+                start = plan.weight_start // mul_out
+                if start > col:
+                    pieces.append(weight.new_zeros(z, k, start - col))
+                pieces.append(pair.flatten(2))
+                col = plan.weight_stop // mul_out
+            if col < w.shape[1]:
+                pieces.append(weight.new_zeros(z, k, w.shape[1] - col))
+            stacked.append(torch.cat(pieces, dim=2))
+        out = torch.bmm(torch.cat(stacked, dim=1), w)  # [Z, sum k, mul_out]
+        starts = self.block_starts
+        return [
+            out[:, a : a + g[0].dim_out].transpose(1, 2) for g, a in zip(self.groups, starts, strict=True)
+        ]
+
+    def _uvw_pairs(
+        self, group: tuple[PathPlan, ...], xs: list[torch.Tensor], ys: list[torch.Tensor], xt: Callable
+    ) -> list[torch.Tensor]:
+        """Pair tensors ``[Z, k, ...]`` of the paths of a weighted ``uvw`` group."""
+        return [
+            self._pair_v1(p, xs[p.i_in1], None if p.kernel == "x0" else xt(p.i_in1), ys[p.i_in2])
+            if self._v1(p)
+            else self._pair(p, xs[p.i_in1], ys[p.i_in2])
+            for p in group
+        ]
+
     def forward(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, shared: bool) -> torch.Tensor:
         """``x: [Z, in1.dim]``, ``y: [Z, in2.dim]``, ``weight: [n]`` or ``[Z, n]`` -> ``[Z, out.dim]``."""
-        z = x.shape[0]
         xs, ys = _blocks(x, self.irreps_in1), _blocks(y, self.irreps_in2)
-        chunks = dict(zip(self.chunk_starts, weight.split(self.chunk_sizes, dim=-1), strict=True))
         transposed: dict[int, torch.Tensor] = {}  # [Z, d1, u] copies, made once per input term
 
         def xt(i: int) -> torch.Tensor:
@@ -227,22 +291,27 @@ class TensorProductKernel(torch.nn.Module):
             return transposed[i]
 
         acc: dict[int, torch.Tensor] = {}  # i_out -> [Z, mul_out, k]
+        if not shared and self.block_starts is not None:
+            pairs = [self._uvw_pairs(group, xs, ys, xt) for group in self.groups]
+            for group, out in zip(self.groups, self._block_uvw(pairs, weight), strict=True):
+                acc[group[0].i_out] = out
+            return self._assemble(acc, x)
+        chunks = dict(zip(self.chunk_starts, weight.split(self.chunk_sizes, dim=-1), strict=True))
         for group in self.groups:
             first = group[0]
             if first.mode == "uvw" and first.weight_start >= 0:
-                pairs = [
-                    self._pair_v1(p, xs[p.i_in1], None if p.kernel == "x0" else xt(p.i_in1), ys[p.i_in2])
-                    if self._v1(p)
-                    else self._pair(p, xs[p.i_in1], ys[p.i_in2])
-                    for p in group
-                ]
-                out = self._uvw_group(group, pairs, chunks, shared)
+                out = self._uvw_group(group, self._uvw_pairs(group, xs, ys, xt), chunks, shared)
             elif self._v1(first):
                 out = self._v1_path(first, xs[first.i_in1], ys[first.i_in2], chunks)
             else:
                 s = self._pair(first, xs[first.i_in1], ys[first.i_in2])
                 out = self._general_path(first, s, chunks, shared).transpose(1, 2)
             acc[first.i_out] = out if first.i_out not in acc else acc[first.i_out] + out
+        return self._assemble(acc, x)
+
+    def _assemble(self, acc: dict[int, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """Per-output results ``[Z, mul, ir.dim]`` (missing ones are zero) -> ``[Z, irreps_out.dim]``."""
+        z = x.shape[0]
         pieces = []
         for i_out, (mul, ir) in enumerate(self.irreps_out):
             if i_out in acc:
