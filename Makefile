@@ -47,7 +47,7 @@ train: setup
 	$(PY) train.py experiment=square_to_rect
 
 bench: setup
-	$(PY) scripts/bench_o3.py
+	$(PY) scripts/bench.py --threads 1
 
 clean:
 	rm -rf outputs multirun wandb .pytest_cache .ruff_cache
