@@ -84,3 +84,19 @@ def test_stacked_layout_only_where_it_applies() -> None:
     ins = [(0, 0, 0, "uvw", True), (1, 1, 0, "uvu", True), (1, 0, 1, "uvw", True)]
     mixed = TensorProduct("2x0e + 2x1o", "2x0e + 2x1o", "2x0e + 2x1o", ins, shared_weights=False)
     assert mixed.kernel.block_starts is None  # not all paths uvw
+
+
+def test_stack_blocks_places_values_and_gradients(float64) -> None:
+    from e3lab.o3._tensor_product._stack import stack_blocks
+
+    a, b = torch.randn(2, 1, 3, requires_grad=True), torch.randn(2, 2, 2, requires_grad=True)
+    out = stack_blocks([a, b], [(0, 1), (1, 0)], (3, 4))
+    expected = torch.zeros(2, 3, 4)
+    expected[:, 0:1, 1:4], expected[:, 1:3, 0:2] = a.detach(), b.detach()
+    assert torch.equal(out, expected)
+    g = torch.randn(2, 3, 4)
+    ga, gb = torch.autograd.grad(out, (a, b), g)
+    assert torch.equal(ga, g[:, 0:1, 1:4]) and torch.equal(gb, g[:, 1:3, 0:2])
+    assert torch.autograd.gradgradcheck(
+        lambda p, q: stack_blocks([p, q], [(0, 1), (1, 0)], (3, 4)) ** 2, (a, b)
+    )

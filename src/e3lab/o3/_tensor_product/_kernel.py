@@ -19,6 +19,7 @@ import torch
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._tensor_product._instruction import Instruction
 from e3lab.o3._tensor_product._plan import PathPlan, build_plan, group_paths
+from e3lab.o3._tensor_product._stack import stack_blocks
 
 __all__ = ["TensorProductKernel"]
 
@@ -240,30 +241,17 @@ class TensorProductKernel(torch.nn.Module):
         return s * w  # uuu
 
     def _block_uvw(self, pairs: list[list[torch.Tensor]], weight: torch.Tensor) -> list[torch.Tensor]:
-        """Pairs of all groups (see :func:`_block_layout`), ``weight: [Z, n]`` -> ``[Z, mul_out, k]`` each.
-
-        The stacked pair matrix is built with ``cat`` (zero blocks in the gaps): its backward only slices,
-        where assigning into a zero tensor would clone the full gradient once per path.
-        """
+        """Pairs of all groups (see :func:`_block_layout`), ``weight: [Z, n]`` -> ``[Z, mul_out, k]`` each."""
         z, mul_out = weight.shape[0], self.groups[0][0].mul_out
-        w = weight.reshape(
-            z, weight.shape[1] // mul_out, mul_out
-        )  # [Z, R, mul_out]: a view (explicit R: Z may be 0)
-        stacked = []
-        for group, group_pairs in zip(self.groups, pairs, strict=True):
-            pieces, col, k = [], 0, group[0].dim_out
-            for plan, pair in sorted(
-                zip(group, group_pairs, strict=True), key=lambda item: item[0].weight_start
-            ):
-                start = plan.weight_start // mul_out
-                if start > col:
-                    pieces.append(weight.new_zeros(z, k, start - col))
-                pieces.append(pair.flatten(2))
-                col = plan.weight_stop // mul_out
-            if col < w.shape[1]:
-                pieces.append(weight.new_zeros(z, k, w.shape[1] - col))
-            stacked.append(torch.cat(pieces, dim=2))
-        out = torch.bmm(torch.cat(stacked, dim=1), w)  # [Z, sum k, mul_out]
+        w = weight.reshape(z, weight.shape[1] // mul_out, mul_out)  # [Z, R, mul_out]: a view (Z may be 0)
+        places = [
+            (start, plan.weight_start // mul_out)
+            for group, start in zip(self.groups, self.block_starts, strict=True)
+            for plan in group
+        ]
+        rows = self.block_starts[-1] + self.groups[-1][0].dim_out
+        blocks = [pair.flatten(2) for group_pairs in pairs for pair in group_pairs]
+        out = torch.bmm(stack_blocks(blocks, places, (rows, w.shape[1])), w)  # [Z, sum k, mul_out]
         starts = self.block_starts
         return [
             out[:, a : a + g[0].dim_out].transpose(1, 2) for g, a in zip(self.groups, starts, strict=True)
