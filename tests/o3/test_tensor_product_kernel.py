@@ -1,4 +1,4 @@
-"""Fast TP kernel, per-sample weights in one stacked ``bmm`` (``_block_layout``): values, gradients, when."""
+"""Fast TP kernel, per-sample weights in one stacked ``bmm`` (``block_layout``): values, gradients, when."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import torch
 
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._tensor_product._instruction import Instruction
-from e3lab.o3._tensor_product._plan import PathPlan, build_plan, group_paths
+from e3lab.o3._tensor_product._plan import PathPlan, block_layout, build_plan, group_paths
 from e3lab.o3._tensor_product._stack import stack_blocks
 
 __all__ = ["TensorProductKernel"]
@@ -55,30 +55,6 @@ def _segments(sizes: list[int], groups: list[tuple[PathPlan, ...]]) -> tuple[lis
     return kept, [merged.get(s, size) for s, size in zip(starts, sizes, strict=True) if s not in covered]
 
 
-def _block_layout(groups: list[tuple[PathPlan, ...]], weight_numel: int) -> list[int] | None:
-    """First row of each group in the stacked ``[Z, sum k, weight_numel / mul_out]`` pair matrix, or ``None``.
-
-    Per-sample weights only: when every path is a weighted ``uvw`` one with the same ``mul_out`` and the
-    paths own all the weights, ``weight: [Z, n]`` is one ``[Z, n / mul_out, mul_out]`` view and a single
-    ``bmm`` serves every group; its backward writes the weight gradient once, where one ``bmm`` per group
-    plus ``split``'s ``cat`` allocate it twice. The zero blocks of the stacked matrix cost arithmetic, so the
-    layout is only used while it is at most 3x the group-wise one.
-    """
-    plans = [p for group in groups for p in group]
-    if len(groups) < 2 or any(p.mode != "uvw" or p.weight_start < 0 for p in plans):
-        return None
-    mul_out = plans[0].mul_out
-    if (
-        any(p.mul_out != mul_out for p in plans)
-        or sum(p.weight_stop - p.weight_start for p in plans) != weight_numel
-    ):
-        return None
-    starts = list(itertools.accumulate((g[0].dim_out for g in groups), initial=0))
-    dense = starts[-1] * weight_numel
-    useful = sum(g[0].dim_out * (p.weight_stop - p.weight_start) for g in groups for p in g)
-    return starts[:-1] if dense <= 3 * useful else None
-
-
 class TensorProductKernel(torch.nn.Module):
     """Evaluates the paths of a :class:`TensorProduct`, normalisation folded in (weights come as input)."""
 
@@ -98,7 +74,7 @@ class TensorProductKernel(torch.nn.Module):
         # would zero-fill and add a full-size gradient per path
         sizes = [int(torch.Size(i.path_shape).numel()) for i in instructions if i.has_weight]
         self.chunk_starts, self.chunk_sizes = _segments(sizes, self.groups)
-        self.block_starts = _block_layout(self.groups, weight_numel)
+        self.block_starts = block_layout(self.groups, weight_numel)
         # float64 originals: module.to(dtype/device) re-derives the buffers from these (see _apply), so a
         # module built in float32 and then moved to float64 has float64-exact coefficients
         self._exact = buffers
@@ -241,7 +217,7 @@ class TensorProductKernel(torch.nn.Module):
         return s * w  # uuu
 
     def _block_uvw(self, pairs: list[list[torch.Tensor]], weight: torch.Tensor) -> list[torch.Tensor]:
-        """Pairs of all groups (see :func:`_block_layout`), ``weight: [Z, n]`` -> ``[Z, mul_out, k]`` each."""
+        """Pairs of all groups (``_plan.block_layout``), ``weight: [Z, n]`` -> ``[Z, mul_out, k]`` each."""
         z, mul_out = weight.shape[0], self.groups[0][0].mul_out
         w = weight.reshape(z, weight.shape[1] // mul_out, mul_out)  # [Z, R, mul_out]: a view (Z may be 0)
         places = [

@@ -15,6 +15,7 @@ weight vector): their pair tensors are concatenated and hit by one (batched) mat
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import torch
@@ -23,7 +24,7 @@ from e3lab.o3._irreps import Irreps
 from e3lab.o3._tensor_product._instruction import Instruction
 from e3lab.o3._wigner_3j import wigner_3j
 
-__all__ = ["PathPlan", "build_plan", "group_paths"]
+__all__ = ["PathPlan", "block_layout", "build_plan", "group_paths"]
 
 
 class PathPlan(NamedTuple):
@@ -133,3 +134,27 @@ def group_paths(plans: list[PathPlan]) -> list[tuple[PathPlan, ...]]:
             uvw_group_of_output[plan.i_out] = len(groups)
         groups.append([plan])
     return [tuple(group) for group in groups]
+
+
+def block_layout(groups: list[tuple[PathPlan, ...]], weight_numel: int) -> list[int] | None:
+    """First row of each group in the stacked ``[Z, sum k, weight_numel / mul_out]`` pair matrix, or ``None``.
+
+    Per-sample weights only: when every path is a weighted ``uvw`` one with the same ``mul_out`` and the
+    paths own all the weights, ``weight: [Z, n]`` is one ``[Z, n / mul_out, mul_out]`` view and a single
+    ``bmm`` serves every group; its backward writes the weight gradient once, where one ``bmm`` per group
+    plus ``split``'s ``cat`` allocate it twice. The zero blocks of the stacked matrix cost arithmetic, so the
+    layout is only used while it is at most 3x the group-wise one.
+    """
+    plans = [p for group in groups for p in group]
+    if len(groups) < 2 or any(p.mode != "uvw" or p.weight_start < 0 for p in plans):
+        return None
+    mul_out = plans[0].mul_out
+    if (
+        any(p.mul_out != mul_out for p in plans)
+        or sum(p.weight_stop - p.weight_start for p in plans) != weight_numel
+    ):
+        return None
+    starts = list(itertools.accumulate((g[0].dim_out for g in groups), initial=0))
+    dense = starts[-1] * weight_numel
+    useful = sum(g[0].dim_out * (p.weight_stop - p.weight_start) for g in groups for p in g)
+    return starts[:-1] if dense <= 3 * useful else None
