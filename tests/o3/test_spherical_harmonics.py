@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import e3nn.o3
 import pytest
@@ -16,17 +15,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is dep
 
 LMAX = 11
 NORMALIZATIONS = ["integral", "component", "norm"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Many tiny kernels: on a shared, loaded CPU, OpenMP's thread hand-offs cost more than they give."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("normalization", NORMALIZATIONS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import e3nn.o3
 import pytest
@@ -24,17 +23,6 @@ from e3lab.o3 import (
 )
 
 LMAX_3J = 6
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Many tiny kernels: on a shared, loaded CPU, OpenMP's thread hand-offs cost more than they give."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("l", range(9))
