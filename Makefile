@@ -17,11 +17,12 @@ $(VENV)/bin/python:
 	$(PIP) install -q --upgrade pip wheel setuptools
 
 $(VENV)/.torch: | $(VENV)/bin/python
-	$(PIP) install -q torch==2.13.0 numpy scipy ninja
-	# torch_scatter / torch_cluster ship as source only: compiled against the torch above (ninja runs
-	# MAX_JOBS compilers at once); pip's wheel cache makes later venvs on this machine instant.
+	$(PIP) install -q torch==2.13.0 numpy scipy
+	# torch_scatter / torch_cluster ship as source only: compiled against the torch above (their
+	# setup.py builds one file at a time, several minutes each); pip's wheel cache makes later
+	# venvs on the same machine take seconds.
 	$(PY) -c "import torch_scatter, torch_cluster" 2>/dev/null || \
-		MAX_JOBS=$$(nproc) $(PIP) install -q --no-build-isolation torch-scatter torch-cluster
+		$(PIP) install -q --no-build-isolation torch-scatter torch-cluster
 	touch $@
 
 $(STAMP): pyproject.toml $(VENV)/.torch
