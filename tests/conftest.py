@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -16,24 +17,27 @@ os.environ.setdefault("WANDB_SILENT", "true")
 torch.set_num_threads(1)
 
 
-@pytest.fixture
-def float64() -> Iterator[None]:
-    """Run the test with float64 as the default dtype, restoring the previous default afterwards."""
+@contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """``dtype`` as torch's default dtype inside the block, the previous default restored afterwards."""
     previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
+    torch.set_default_dtype(dtype)
     try:
         yield
     finally:
         torch.set_default_dtype(previous)
+
+
+@pytest.fixture
+def float64() -> Iterator[None]:
+    """Run the test with float64 as the default dtype."""
+    with default_dtype(torch.float64):
+        yield
 
 
 @pytest.fixture(autouse=True)
 def isolated() -> Iterator[None]:
     """Every test starts from the same random state and float32 default dtype, and cannot leak either."""
     torch.manual_seed(0)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    try:
+    with default_dtype(torch.float32):
         yield
-    finally:
-        torch.set_default_dtype(previous)

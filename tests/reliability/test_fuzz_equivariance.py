@@ -4,8 +4,6 @@ finite outputs that are equivariant under random rotations and inversion (float6
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -29,16 +27,6 @@ MODES = {
     "uuu": lambda m1, m2, mo, w: m1 == m2 == mo,
     "uvuv": lambda m1, m2, mo, w: m1 * m2 == mo,
 }
-
-
-@contextmanager
-def default_float64() -> Iterator[None]:
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(previous)
 
 
 def max_abs(t: torch.Tensor) -> float:
@@ -98,7 +86,7 @@ def tensor_products(draw: st.DrawFn) -> o3.TensorProduct:
 @FUZZ
 @given(tp=tensor_products(), seed=st.integers(0, 2**31 - 1), batch=st.integers(0, 4), inversion=st.booleans())
 def test_random_tensor_products_are_finite_and_equivariant(
-    tp: o3.TensorProduct, seed: int, batch: int, inversion: bool
+    float64: None, tp: o3.TensorProduct, seed: int, batch: int, inversion: bool
 ) -> None:
     generator = torch.Generator().manual_seed(seed)
     tp = tp.double()
@@ -108,10 +96,9 @@ def test_random_tensor_products_are_finite_and_equivariant(
     if not tp.internal_weights and tp.weight_numel > 0:
         shape = (tp.weight_numel,) if tp.shared_weights else (batch, tp.weight_numel)
         weight = torch.randn(*shape, generator=generator, dtype=torch.float64)
-    with default_float64():
-        R = random_orthogonal(generator, inversion)
-        D1, D2 = tp.irreps_in1.D_from_matrix(R), tp.irreps_in2.D_from_matrix(R)
-        D_out = tp.irreps_out.D_from_matrix(R)
+    R = random_orthogonal(generator, inversion)
+    D1, D2 = tp.irreps_in1.D_from_matrix(R), tp.irreps_in2.D_from_matrix(R)
+    D_out = tp.irreps_out.D_from_matrix(R)
     out = tp(x, y, weight)
     assert out.shape == (batch, tp.irreps_out.dim)
     assert torch.isfinite(out).all()
@@ -146,9 +133,10 @@ _NETS: dict[str, nn.EquivariantConvNet] = {}
 
 
 def fuzz_net() -> nn.EquivariantConvNet:
-    """A small float64 network with a smooth radial cutoff (an edge at exactly the radius contributes 0)."""
+    """A small network (built in the test's float64 default dtype) with a smooth radial cutoff (an edge at
+    exactly the radius contributes 0)."""
     if "net" not in _NETS:
-        with default_float64(), torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             _NETS["net"] = nn.EquivariantConvNet(
                 "2x0e + 1x1o + 1x2e",
@@ -169,15 +157,14 @@ def fuzz_net() -> nn.EquivariantConvNet:
 @FUZZ
 @given(geometry=geometries(), seed=st.integers(0, 2**31 - 1), inversion=st.booleans())
 def test_random_geometries_are_finite_and_equivariant(
-    geometry: tuple[torch.Tensor, torch.Tensor], seed: int, inversion: bool
+    float64: None, geometry: tuple[torch.Tensor, torch.Tensor], seed: int, inversion: bool
 ) -> None:
     pos, batch = geometry
     net = fuzz_net()
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(pos.shape[0], net.irreps_in.dim, generator=generator, dtype=torch.float64)
-    with default_float64():
-        R = random_orthogonal(generator, inversion)
-        D_in, D_out = net.irreps_in.D_from_matrix(R), net.irreps_out.D_from_matrix(R)
+    R = random_orthogonal(generator, inversion)
+    D_in, D_out = net.irreps_in.D_from_matrix(R), net.irreps_out.D_from_matrix(R)
     shift = torch.randn(3, generator=generator, dtype=torch.float64)
     pos = pos.requires_grad_(True)
     out = net(x, pos, batch)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -11,17 +10,10 @@ import pytest
 
 from e3lab.nn import STAGES
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "conv_guide.py"
-
 
 @pytest.fixture(scope="module")
-def guide() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("conv_guide", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("conv_guide", module)
-    spec.loader.exec_module(module)
-    return module
+def guide(load_script: Callable[[str], ModuleType]) -> ModuleType:
+    return load_script("conv_guide")
 
 
 def test_graph_summary(guide: ModuleType) -> None:
