@@ -174,3 +174,21 @@ def test_input_errors() -> None:
         EquivariantConvNet(num_layers=0)
     with pytest.raises(ValueError, match="act_scalars needs an activation for parity"):
         EquivariantConvNet(act_scalars={1: torch.relu})
+
+
+def test_graph_is_checked_once_per_forward_not_per_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each index check is a device sync: the network checks edge_index once, its layers skip theirs."""
+    from e3lab.nn import _convolution, _network
+
+    calls = []
+
+    def counting(edge_index: torch.Tensor, num_nodes: int) -> None:
+        calls.append(num_nodes)
+
+    monkeypatch.setattr(_network, "check_edge_index", counting)
+    monkeypatch.setattr(_convolution, "check_edge_index", counting)
+    net = EquivariantConvNet("1x0e", "0e+1o", "0e+1o", num_layers=3, lmax=1, radial_hidden=8)
+    pos = torch.randn(5, 3)
+    edge_index = radius_graph(pos, 3.0, max_num_neighbors=10)
+    net(torch.ones(5, 1), pos, edge_index=edge_index)
+    assert calls == [5]

@@ -143,12 +143,16 @@ class Convolution(torch.nn.Module):
         )
         return emb * self.radial_number**0.5
 
-    def stages(self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor) -> ConvolutionStages:
+    def stages(
+        self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor, validate: bool = True
+    ) -> ConvolutionStages:
         """Evaluate the convolution, returning every intermediate (see :class:`ConvolutionStages`).
 
         ``x: [N, irreps_in.dim]``, ``pos: [N, 3]``, ``edge_index: [2, E]`` (source j, target i).
+        ``validate=False`` skips the shape and index checks (each index check is a device sync): for callers
+        that checked the graph once for several layers, as :class:`EquivariantConvNet` does.
         """
-        num_nodes = self._check(x, pos, edge_index)
+        num_nodes = self._check(x, pos, edge_index) if validate else pos.shape[0]
         src, dst = edge_index[0].long(), edge_index[1].long()
         if self.self_interaction:
             loops = torch.arange(num_nodes, device=src.device)
@@ -166,9 +170,11 @@ class Convolution(torch.nn.Module):
             output = scatter(summand, dst, dim=0, dim_size=num_nodes) / self.num_neighbors**0.5
         return ConvolutionStages(src, dst, edge_vec, sh, embedding, weight, summand, output)
 
-    def forward(self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor, validate: bool = True
+    ) -> torch.Tensor:
         """``x: [N, irreps_in.dim]``, ``pos: [N, 3]``, ``edge_index: [2, E]`` -> ``[N, irreps_out.dim]``."""
-        return self.stages(x, pos, edge_index).output
+        return self.stages(x, pos, edge_index, validate).output
 
     def _check(self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor) -> int:
         if pos.dim() != 2 or pos.shape[1] != 3:

@@ -144,11 +144,12 @@ class EquivariantConvNet(torch.nn.Module):
                 edge_index = radius_graph(
                     pos, self.max_radius, batch, max_num_neighbors=self.max_num_neighbors
                 )
+        # inputs and graph were checked once above: the layers skip their own checks
         for conv, gate in zip(self.convs[:-1], self.gates, strict=True):
-            x = conv(x, pos, edge_index)
+            x = conv(x, pos, edge_index, validate=False)
             with record_function("gate"):
                 x = gate(x)
-        return self.convs[-1](x, pos, edge_index)
+        return self.convs[-1](x, pos, edge_index, validate=False)
 
     def _check(
         self, x: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor | None, edge_index: torch.Tensor | None
