@@ -11,6 +11,7 @@ from e3lab.o3._irreps import Irreps
 from e3lab.o3._tensor_product._fast_paths import fast_paths_enabled
 from e3lab.o3._tensor_product._instruction import Instruction, build_instructions
 from e3lab.o3._tensor_product._kernel import TensorProductKernel
+from e3lab.o3._tensor_product._native_tp import NativeTensorProduct
 from e3lab.o3._tensor_product._reference import tensor_product_reference
 
 __all__ = ["TensorProduct"]
@@ -39,7 +40,7 @@ class TensorProduct(torch.nn.Module):
             ``weight: [..., weight_numel]`` broadcast against the inputs.
         fast_path: evaluate with the fast kernel (``True``) or the readable reference einsums (``False``);
             ``None`` (default) follows :func:`set_fast_paths` / the ``E3LAB_FAST_PATHS`` variable.
-        compile_kernel: run the fast kernel under ``torch.compile(dynamic=True)`` (opt-in: the first call
+        compile_kernel: run the PyTorch fast kernel under ``torch.compile(dynamic=True)`` (opt-in: the first call
             compiles for seconds to a minute; inductor fuses the per-path ops). Ignored by the reference path.
             The attribute of the same name can be switched after construction.
 
@@ -102,6 +103,13 @@ class TensorProduct(torch.nn.Module):
             self.register_buffer("weight", torch.Tensor())
         self.kernel = TensorProductKernel(
             self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions, self.weight_numel
+        )
+        self._native = (
+            NativeTensorProduct(self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions)
+            if NativeTensorProduct.supports(
+                self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions, self.shared_weights
+            )
+            else None
         )
         live = {p.i_out for group in self.kernel.groups for p in group}
         mask = [torch.full((mul_ir.dim,), float(i in live)) for i, mul_ir in enumerate(self.irreps_out)]
@@ -174,13 +182,45 @@ class TensorProduct(torch.nn.Module):
         x2 = x.expand(*batch, x.shape[-1]).reshape(z, x.shape[-1])
         y2 = y.expand(*batch, y.shape[-1]).reshape(z, y.shape[-1])
         w2 = weight.expand(*batch, weight.shape[-1]).reshape(z, weight.shape[-1]) if per_sample else weight
-        fast = fast_paths_enabled() if self.fast_path is None else self.fast_path
-        if not fast:
-            evaluate = self._reference
+        if self._fast() and self._native is not None and NativeTensorProduct.usable(x2, y2, w2):
+            out = self._native.apply(x2, y2, w2, self._per_sample_kernel)
+        elif not self._fast():
+            out = self._reference(x2, y2, w2, not per_sample)
         else:
             evaluate = self._compiled_kernel() if self.compile_kernel else self.kernel
-        out = evaluate(x2, y2, w2, not per_sample)
+            out = evaluate(x2, y2, w2, not per_sample)
         return out.reshape(*batch, self.irreps_out.dim)
+
+    def forward_with_weight_matrix(
+        self, x: torch.Tensor, y: torch.Tensor, features: torch.Tensor, matrix: torch.Tensor
+    ) -> torch.Tensor:
+        """``self(x, y, features @ matrix)``: per-sample weights given as a last linear layer.
+
+        ``x: [Z, irreps_in1.dim]``, ``y: [Z, irreps_in2.dim]``, ``features: [Z, H]``,
+        ``matrix: [H, weight_numel]`` -> ``[Z, irreps_out.dim]``. On the native CPU path the weights are
+        computed row by row inside the product and never stored (forward or backward); elsewhere this is
+        exactly ``self(x, y, features @ matrix)``.
+        """
+        if self.shared_weights:
+            raise ValueError("forward_with_weight_matrix needs per-sample weights (shared_weights=False)")
+        if matrix.dim() != 2 or matrix.shape[1] != self.weight_numel or features.shape[-1] != matrix.shape[0]:
+            raise ValueError(
+                f"features {tuple(features.shape)} @ matrix {tuple(matrix.shape)} must give "
+                f"[Z, {self.weight_numel}] (weight_numel) weights"
+            )
+        fused = x.dim() == y.dim() == features.dim() == 2 and x.shape[0] == y.shape[0] == features.shape[0]
+        if fused and self._fast() and self._native is not None:
+            self._check_inputs(x, y, matrix)
+            if NativeTensorProduct.usable(x, y, features, matrix):
+                return self._native.apply_fused(x, y, features, matrix, self._per_sample_kernel)
+        return self(x, y, features @ matrix)
+
+    def _fast(self) -> bool:
+        return fast_paths_enabled() if self.fast_path is None else self.fast_path
+
+    def _per_sample_kernel(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The differentiable PyTorch kernel with per-sample weights (the native path's double backward)."""
+        return self.kernel(x, y, weight, False)
 
     def _compiled_kernel(self) -> Any:
         """``torch.compile(self.kernel.forward, dynamic=True)``, built once."""

@@ -1,0 +1,288 @@
+/* Fused CPU tensor product for a spherical-harmonics-like second operand (every term of in2 has mul 1).
+ *
+ * Compiled at first use by e3lab._native (once per machine and precision: -DREAL=float or double) and
+ * called through ctypes with the GIL released, so Python threads can run disjoint row ranges at once.
+ * Everything a path needs is recomputed per row from x, y and the weights: nothing of size [rows, ...] is
+ * written besides the outputs and the requested gradients, which is where the speed comes from.
+ *
+ * Layouts (row-major, one row per sample; e3nn's "mul_ir" order inside a term):
+ *   x      [rows, dim1]   term t occupies [off_t, off_t + mul_t * d_t), element (u, i) at off_t + u d_t + i
+ *   y      [rows, dim2]   term j of in2 at y_off, dimension d2 (mul 1)
+ *   weight [rows, numel]  per-sample; path blocks row-major: uvw [u, w], uvu [u]
+ *   out    [rows, dim_out]
+ * Optionally the weights are not given but computed per row as hidden[row] @ mlp (hidden [rows, H],
+ * mlp [H, numel]): the last layer of a radial MLP fused into the product.
+ *
+ * Tables (int64): terms [n_terms, 3] = (offset, mul, dim) of in1;
+ *   paths [n_paths, 10] = (term, y_off, d2, o_off, mul_out, d3, w_off, mode, cg_start, cg_count),
+ *   mode 0 = uvw, 1 = uvu; the Clebsch-Gordan block of a path is a list of non-zeros (j, i, k) in cg_idx
+ *   (int32 triples) with values cg_val, the path normalisation folded in.
+ * meta = (n_terms, n_paths, dim1, dim2, dim_out, numel, max_mul, max_d).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef REAL
+#define REAL float
+#endif
+typedef REAL real;
+
+enum { F_TERM, F_YOFF, F_D2, F_OOFF, F_MULOUT, F_D3, F_WOFF, F_MODE, F_CGSTART, F_CGCOUNT, N_FIELDS };
+enum { M_NTERMS, M_NPATHS, M_DIM1, M_DIM2, M_DIMOUT, M_NUMEL, M_MAXMUL, M_MAXD };
+
+typedef struct {
+    real *xt;   /* [dim1]: x row with every term transposed to [d, mul] */
+    real *gxt;  /* [dim1]: gradient of xt */
+    real *y_cg; /* [max_d * max_d]: Y[i, k] = sum_j y_j C[j, i, k] */
+    real *g_cg; /* [max_d * max_d]: gradient of Y */
+    real *t;    /* [max_d * max_mul]: T[k, u] = sum_i Y[i, k] xt[i, u] */
+    real *g;    /* [max_d * max_mul]: output gradient block transposed to [k, w] */
+    real *gt;   /* [max_d * max_mul]: gradient of T */
+    real *acc;  /* [max_d * max_mul]: uvw output block [k, w] */
+    real *w;    /* [numel]: fused weights of the row */
+    real *gw;   /* [numel]: their gradient */
+} scratch_t;
+
+static void scratch_free(scratch_t *s) {
+    free(s->xt); free(s->gxt); free(s->y_cg); free(s->g_cg); free(s->t);
+    free(s->g); free(s->gt); free(s->acc); free(s->w); free(s->gw);
+}
+
+static int scratch_alloc(scratch_t *s, const int64_t *meta) {
+    int64_t dim1 = meta[M_DIM1] > 0 ? meta[M_DIM1] : 1, numel = meta[M_NUMEL] > 0 ? meta[M_NUMEL] : 1;
+    int64_t dd = meta[M_MAXD] * meta[M_MAXD], dm = meta[M_MAXD] * meta[M_MAXMUL];
+    s->xt = malloc(sizeof(real) * dim1); s->gxt = malloc(sizeof(real) * dim1);
+    s->y_cg = malloc(sizeof(real) * dd); s->g_cg = malloc(sizeof(real) * dd);
+    s->t = malloc(sizeof(real) * dm); s->g = malloc(sizeof(real) * dm);
+    s->gt = malloc(sizeof(real) * dm); s->acc = malloc(sizeof(real) * dm);
+    s->w = malloc(sizeof(real) * numel); s->gw = malloc(sizeof(real) * numel);
+    if (!s->xt || !s->gxt || !s->y_cg || !s->g_cg || !s->t || !s->g || !s->gt || !s->acc || !s->w || !s->gw) {
+        scratch_free(s);
+        return 1;
+    }
+    return 0;
+}
+
+/* out[n] = sum_h hidden[h] mlp[h, n]: blocks of 64 outputs stay in registers over h. */
+static void fused_weights(const real *hidden, const real *mlp, int64_t n_hidden, int64_t numel, real *out) {
+    int64_t n0 = 0;
+    for (; n0 + 64 <= numel; n0 += 64) {
+        real acc[64] = {0};
+        for (int64_t h = 0; h < n_hidden; h++) {
+            const real a = hidden[h], *row = mlp + h * numel + n0;
+            for (int j = 0; j < 64; j++) acc[j] += a * row[j];
+        }
+        memcpy(out + n0, acc, sizeof(acc));
+    }
+    for (int64_t n = n0; n < numel; n++) {
+        real a = 0;
+        for (int64_t h = 0; h < n_hidden; h++) a += hidden[h] * mlp[h * numel + n];
+        out[n] = a;
+    }
+}
+
+static void transpose_terms(const int64_t *meta, const int64_t *terms, const real *row, real *xt) {
+    for (int64_t t = 0; t < meta[M_NTERMS]; t++) {
+        const int64_t off = terms[3 * t], mul = terms[3 * t + 1], d = terms[3 * t + 2];
+        for (int64_t u = 0; u < mul; u++)
+            for (int64_t i = 0; i < d; i++) xt[off + i * mul + u] = row[off + u * d + i];
+    }
+}
+
+static void untranspose_terms(const int64_t *meta, const int64_t *terms, const real *xt, real *row) {
+    for (int64_t t = 0; t < meta[M_NTERMS]; t++) {
+        const int64_t off = terms[3 * t], mul = terms[3 * t + 1], d = terms[3 * t + 2];
+        for (int64_t u = 0; u < mul; u++)
+            for (int64_t i = 0; i < d; i++) row[off + u * d + i] = xt[off + i * mul + u];
+    }
+}
+
+/* Y[i, k] of a path from the y row. */
+static void contract_y(const int64_t *p, const int32_t *cg_idx, const real *cg_val, const real *yrow,
+                       int64_t d1, real *y_cg) {
+    const int64_t d3 = p[F_D3];
+    memset(y_cg, 0, sizeof(real) * d1 * d3);
+    for (int64_t n = p[F_CGSTART]; n < p[F_CGSTART] + p[F_CGCOUNT]; n++) {
+        const int32_t *jik = cg_idx + 3 * n;
+        y_cg[jik[1] * d3 + jik[2]] += cg_val[n] * yrow[p[F_YOFF] + jik[0]];
+    }
+}
+
+/* T[k, u] = sum_i Y[i, k] xt[i, u]. */
+static void contract_x(const real *y_cg, const real *xt, int64_t mul, int64_t d1, int64_t d3, real *t) {
+    for (int64_t k = 0; k < d3; k++) {
+        real *tk = t + k * mul;
+        memset(tk, 0, sizeof(real) * mul);
+        for (int64_t i = 0; i < d1; i++) {
+            const real a = y_cg[i * d3 + k];
+            if (a == 0) continue;
+            const real *xi = xt + i * mul;
+            for (int64_t u = 0; u < mul; u++) tk[u] += a * xi[u];
+        }
+    }
+}
+
+static void forward_row(const int64_t *meta, const int64_t *terms, const int64_t *paths,
+                        const int32_t *cg_idx, const real *cg_val, const real *xrow, const real *yrow,
+                        const real *wrow, real *orow, scratch_t *s) {
+    transpose_terms(meta, terms, xrow, s->xt);
+    memset(orow, 0, sizeof(real) * meta[M_DIMOUT]);
+    for (int64_t q = 0; q < meta[M_NPATHS]; q++) {
+        const int64_t *p = paths + q * N_FIELDS, *term = terms + 3 * p[F_TERM];
+        const int64_t xoff = term[0], mul = term[1], d1 = term[2], d3 = p[F_D3], mo = p[F_MULOUT];
+        real *out = orow + p[F_OOFF];
+        const real *w = wrow + p[F_WOFF];
+        contract_y(p, cg_idx, cg_val, yrow, d1, s->y_cg);
+        contract_x(s->y_cg, s->xt + xoff, mul, d1, d3, s->t);
+        if (p[F_MODE] == 1) { /* uvu: out[u, k] += w[u] T[k, u] */
+            for (int64_t u = 0; u < mul; u++)
+                for (int64_t k = 0; k < d3; k++) out[u * d3 + k] += w[u] * s->t[k * mul + u];
+            continue;
+        }
+        /* uvw: acc[k, w] = sum_u T[k, u] W[u, w] */
+        memset(s->acc, 0, sizeof(real) * d3 * mo);
+        for (int64_t u = 0; u < mul; u++) {
+            const real *wu = w + u * mo;
+            for (int64_t k = 0; k < d3; k++) {
+                const real a = s->t[k * mul + u];
+                real *acc = s->acc + k * mo;
+                for (int64_t v = 0; v < mo; v++) acc[v] += a * wu[v];
+            }
+        }
+        for (int64_t v = 0; v < mo; v++)
+            for (int64_t k = 0; k < d3; k++) out[v * d3 + k] += s->acc[k * mo + v];
+    }
+}
+
+int tp_forward(int64_t rows, const int64_t *meta, const int64_t *terms, const int64_t *paths,
+               const int32_t *cg_idx, const real *cg_val, const real *x, const real *y, const real *weight,
+               const real *hidden, const real *mlp, int64_t n_hidden, real *out) {
+    scratch_t s;
+    if (scratch_alloc(&s, meta)) return 1;
+    const int64_t dim1 = meta[M_DIM1], dim2 = meta[M_DIM2], dim_out = meta[M_DIMOUT], numel = meta[M_NUMEL];
+    for (int64_t r = 0; r < rows; r++) {
+        const real *wrow = weight + r * numel;
+        if (hidden) {
+            fused_weights(hidden + r * n_hidden, mlp, n_hidden, numel, s.w);
+            wrow = s.w;
+        }
+        forward_row(meta, terms, paths, cg_idx, cg_val, x + r * dim1, y + r * dim2, wrow, out + r * dim_out,
+                    &s);
+    }
+    scratch_free(&s);
+    return 0;
+}
+
+/* Gradients of one row. gx/gy/gw may be NULL (not wanted); gw is always given when weights are fused. */
+static void backward_row(const int64_t *meta, const int64_t *terms, const int64_t *paths,
+                         const int32_t *cg_idx, const real *cg_val, const real *xrow, const real *yrow,
+                         const real *wrow, const real *grow, real *gx, real *gy, real *gw, scratch_t *s) {
+    transpose_terms(meta, terms, xrow, s->xt);
+    if (gx) memset(s->gxt, 0, sizeof(real) * meta[M_DIM1]);
+    if (gy) memset(gy, 0, sizeof(real) * meta[M_DIM2]);
+    if (gw) memset(gw, 0, sizeof(real) * meta[M_NUMEL]);
+    for (int64_t q = 0; q < meta[M_NPATHS]; q++) {
+        const int64_t *p = paths + q * N_FIELDS, *term = terms + 3 * p[F_TERM];
+        const int64_t xoff = term[0], mul = term[1], d1 = term[2], d3 = p[F_D3], mo = p[F_MULOUT];
+        const real *w = wrow + p[F_WOFF], *g_out = grow + p[F_OOFF];
+        real *gt = s->gt, *g = s->g;
+        contract_y(p, cg_idx, cg_val, yrow, d1, s->y_cg);
+        if (gw) contract_x(s->y_cg, s->xt + xoff, mul, d1, d3, s->t);
+        for (int64_t v = 0; v < mo; v++)
+            for (int64_t k = 0; k < d3; k++) g[k * mo + v] = g_out[v * d3 + k];
+        if (p[F_MODE] == 1) { /* uvu */
+            for (int64_t k = 0; k < d3; k++) {
+                const real *gk = g + k * mul, *tk = s->t + k * mul;
+                real *gtk = gt + k * mul, *gwp = gw ? gw + p[F_WOFF] : NULL;
+                for (int64_t u = 0; u < mul; u++) gtk[u] = w[u] * gk[u];
+                if (gwp)
+                    for (int64_t u = 0; u < mul; u++) gwp[u] += gk[u] * tk[u];
+            }
+        } else { /* uvw */
+            for (int64_t u = 0; u < mul; u++) {
+                const real *wu = w + u * mo;
+                real *gwu = gw ? gw + p[F_WOFF] + u * mo : NULL;
+                for (int64_t k = 0; k < d3; k++) {
+                    const real *gk = g + k * mo;
+                    real dot = 0;
+#pragma omp simd reduction(+ : dot)
+                    for (int64_t v = 0; v < mo; v++) dot += wu[v] * gk[v];
+                    gt[k * mul + u] = dot;
+                    if (gwu) {
+                        const real a = s->t[k * mul + u];
+                        for (int64_t v = 0; v < mo; v++) gwu[v] += a * gk[v];
+                    }
+                }
+            }
+        }
+        if (gx) { /* gxt[i, u] += sum_k Y[i, k] gt[k, u] */
+            for (int64_t i = 0; i < d1; i++) {
+                real *gxi = s->gxt + xoff + i * mul;
+                for (int64_t k = 0; k < d3; k++) {
+                    const real a = s->y_cg[i * d3 + k];
+                    if (a == 0) continue;
+                    const real *gtk = gt + k * mul;
+                    for (int64_t u = 0; u < mul; u++) gxi[u] += a * gtk[u];
+                }
+            }
+        }
+        if (gy) { /* gY[i, k] = sum_u xt[i, u] gt[k, u], then through the Clebsch-Gordan non-zeros */
+            for (int64_t i = 0; i < d1; i++) {
+                const real *xi = s->xt + xoff + i * mul;
+                for (int64_t k = 0; k < d3; k++) {
+                    const real *gtk = gt + k * mul;
+                    real dot = 0;
+#pragma omp simd reduction(+ : dot)
+                    for (int64_t u = 0; u < mul; u++) dot += xi[u] * gtk[u];
+                    s->g_cg[i * d3 + k] = dot;
+                }
+            }
+            for (int64_t n = p[F_CGSTART]; n < p[F_CGSTART] + p[F_CGCOUNT]; n++) {
+                const int32_t *jik = cg_idx + 3 * n;
+                gy[p[F_YOFF] + jik[0]] += cg_val[n] * s->g_cg[jik[1] * d3 + jik[2]];
+            }
+        }
+    }
+    if (gx) untranspose_terms(meta, terms, s->gxt, gx);
+}
+
+/* grad_mlp is accumulated into (+=): the caller zeroes it (one buffer per concurrent call). */
+int tp_backward(int64_t rows, const int64_t *meta, const int64_t *terms, const int64_t *paths,
+                const int32_t *cg_idx, const real *cg_val, const real *x, const real *y, const real *weight,
+                const real *hidden, const real *mlp, int64_t n_hidden, const real *grad_out, real *grad_x,
+                real *grad_y, real *grad_weight, real *grad_hidden, real *grad_mlp) {
+    scratch_t s;
+    if (scratch_alloc(&s, meta)) return 1;
+    const int64_t dim1 = meta[M_DIM1], dim2 = meta[M_DIM2], dim_out = meta[M_DIMOUT], numel = meta[M_NUMEL];
+    for (int64_t r = 0; r < rows; r++) {
+        const real *wrow = weight ? weight + r * numel : NULL;
+        real *gw = grad_weight ? grad_weight + r * numel : NULL;
+        if (hidden) {
+            fused_weights(hidden + r * n_hidden, mlp, n_hidden, numel, s.w);
+            wrow = s.w;
+            gw = (grad_hidden || grad_mlp) ? s.gw : NULL;
+        }
+        backward_row(meta, terms, paths, cg_idx, cg_val, x + r * dim1, y + r * dim2, wrow,
+                     grad_out + r * dim_out, grad_x ? grad_x + r * dim1 : NULL, grad_y ? grad_y + r * dim2 : NULL,
+                     gw, &s);
+        if (!hidden || !gw) continue;
+        const real *h = hidden + r * n_hidden;
+        for (int64_t k = 0; k < n_hidden; k++) {
+            const real *row = mlp + k * numel;
+            if (grad_hidden) {
+                real dot = 0;
+#pragma omp simd reduction(+ : dot)
+                for (int64_t n = 0; n < numel; n++) dot += s.gw[n] * row[n];
+                grad_hidden[r * n_hidden + k] = dot;
+            }
+            if (grad_mlp) {
+                const real a = h[k];
+                real *grow = grad_mlp + k * numel;
+                for (int64_t n = 0; n < numel; n++) grow[n] += a * s.gw[n];
+            }
+        }
+    }
+    scratch_free(&s);
+    return 0;
+}

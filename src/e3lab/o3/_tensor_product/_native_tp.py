@@ -1,0 +1,275 @@
+"""The fused native CPU path of :class:`TensorProduct` (``e3lab/_native/tensor_product.c``).
+
+It serves the shape of a point convolution: per-sample weights, every path weighted in mode ``uvw`` or
+``uvu``, and a second operand whose terms all have multiplicity one (spherical harmonics). Per row it
+contracts ``y`` with the Clebsch-Gordan non-zeros, then ``x``, then the weights, in registers and small
+scratch buffers: no ``[rows, ...]`` intermediate is written, forward or backward (the backward recomputes
+what it needs), so the memory traffic is the inputs, the output and the requested gradients.
+
+Optionally the weights are the last layer of a radial MLP, ``hidden @ mlp``, computed row by row inside the
+product (:meth:`NativeTensorProduct.apply_fused`): the ``[rows, weight_numel]`` tensor never exists.
+
+Rows are split between ``torch.get_num_threads()`` Python threads; the C calls release the GIL. A backward
+with ``create_graph=True`` (higher derivatives) recomputes through the differentiable PyTorch kernel.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from e3lab._native import load_library, native_enabled
+from e3lab.o3._irreps import Irreps
+from e3lab.o3._tensor_product._instruction import Instruction
+from e3lab.o3._wigner_3j import wigner_3j
+
+__all__ = ["NativeTensorProduct"]
+
+_LIBRARY = "tensor_product"
+_DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+_MIN_ROWS_PER_THREAD = 512
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+Fallback = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _offsets(irreps: Irreps) -> list[int]:
+    starts, offset = [], 0
+    for mul_ir in irreps:
+        starts.append(offset)
+        offset += mul_ir.dim
+    return starts
+
+
+def _library(dtype: torch.dtype) -> ctypes.CDLL | None:
+    """The compiled kernel for ``dtype`` with its C signatures declared (pointers as ``void *``)."""
+    lib = load_library(_LIBRARY, _DTYPES[dtype])
+    if lib is not None and lib.tp_forward.argtypes is None:
+        i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        lib.tp_forward.argtypes = [i64] + [ptr] * 10 + [i64, ptr]
+        lib.tp_backward.argtypes = [i64] + [ptr] * 10 + [i64] + [ptr] * 6
+        lib.tp_forward.restype = lib.tp_backward.restype = ctypes.c_int
+    return lib
+
+
+def _live_paths(
+    irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps, instructions: list[Instruction]
+) -> list[tuple[Instruction, int]]:
+    """``(instruction, start of its weight block)`` of the paths that contribute (non-empty, non-zero)."""
+    live, offset = [], 0
+    for ins in instructions:
+        start = offset
+        if ins.has_weight:
+            offset += int(torch.Size(ins.path_shape).numel())
+        muls = (irreps_in1[ins.i_in1].mul, irreps_in2[ins.i_in2].mul, irreps_out[ins.i_out].mul)
+        if min(muls) > 0 and ins.path_weight != 0:
+            live.append((ins, start if ins.has_weight else -1))
+    return live
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def _split(rows: int) -> list[tuple[int, int]]:
+    """Row ranges, one per thread (``torch.get_num_threads()``, at most one per 512 rows)."""
+    n = max(1, min(torch.get_num_threads(), rows // _MIN_ROWS_PER_THREAD))
+    bounds = [rows * i // n for i in range(n + 1)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _run(calls: list[Callable[[], int]]) -> None:
+    """Run the C calls (concurrently when several); raise if one reports an allocation failure."""
+    if len(calls) == 1:
+        codes = [calls[0]()]
+    else:
+        pool = _pools.setdefault(len(calls), ThreadPoolExecutor(len(calls), thread_name_prefix="e3lab-native"))
+        codes = list(pool.map(lambda call: call(), calls))
+    if any(codes):
+        raise MemoryError("e3lab native tensor product: could not allocate its scratch buffers")
+
+
+class NativeTensorProduct:
+    """Tables of one tensor product for the C kernel, built from the fast kernel's path plans.
+
+    Use :meth:`supports` first; :meth:`apply` / :meth:`apply_fused` are differentiable.
+    """
+
+    def __init__(
+        self, irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps, instructions: list[Instruction]
+    ) -> None:
+        off1, off2, off_out = _offsets(irreps_in1), _offsets(irreps_in2), _offsets(irreps_out)
+        terms = [(off1[i], mul_ir.mul, mul_ir.ir.dim) for i, mul_ir in enumerate(irreps_in1)]
+        paths, cg_idx, cg_val, max_mul, max_d = [], [], [], 1, 1
+        for ins, weight_start in _live_paths(irreps_in1, irreps_in2, irreps_out, instructions):
+            (mul1, ir1), (_, ir2), (mul_out, ir_out) = (
+                irreps_in1[ins.i_in1],
+                irreps_in2[ins.i_in2],
+                irreps_out[ins.i_out],
+            )
+            cg = wigner_3j(ir1.l, ir2.l, ir_out.l, dtype=torch.float64) * ins.path_weight
+            nonzero = cg.permute(1, 0, 2).nonzero().tolist()  # (j, i, k)
+            mode = 0 if ins.connection_mode == "uvw" else 1
+            paths.append(
+                (ins.i_in1, off2[ins.i_in2], ir2.dim, off_out[ins.i_out], mul_out, ir_out.dim, weight_start)
+                + (mode, len(cg_val), len(nonzero))
+            )
+            cg_idx += nonzero
+            cg_val += [float(cg[i, j, k]) for j, i, k in nonzero]
+            max_mul, max_d = max(max_mul, mul1, mul_out), max(max_d, ir1.dim, ir_out.dim)
+        self.meta = torch.tensor(
+            [len(terms), len(paths), irreps_in1.dim, irreps_in2.dim, irreps_out.dim, 0, max_mul, max_d],
+            dtype=torch.int64,
+        )
+        self.terms = torch.tensor(terms, dtype=torch.int64).reshape(-1, 3)
+        self.paths = torch.tensor(paths, dtype=torch.int64).reshape(-1, 10)
+        self.cg_idx = torch.tensor(cg_idx, dtype=torch.int32).reshape(-1, 3)
+        self.cg_val = {dtype: torch.tensor(cg_val, dtype=dtype) for dtype in _DTYPES}
+        self.dim_out = irreps_out.dim
+
+    @staticmethod
+    def supports(
+        irreps_in1: Irreps,
+        irreps_in2: Irreps,
+        irreps_out: Irreps,
+        instructions: list[Instruction],
+        shared: bool,
+    ) -> bool:
+        """Whether the C kernel covers this product: per-sample weights, weighted uvw/uvu paths, mul2 = 1."""
+        live = [ins for ins, _ in _live_paths(irreps_in1, irreps_in2, irreps_out, instructions)]
+        return (
+            not shared
+            and len(live) > 0
+            and all(mul == 1 for mul, _ in irreps_in2)
+            and all(ins.connection_mode in ("uvw", "uvu") and ins.has_weight for ins in live)
+        )
+
+    @staticmethod
+    def usable(*tensors: torch.Tensor) -> bool:
+        """Whether these inputs may take the native path now (CPU, float32/64, not under torch.compile)."""
+        return (
+            native_enabled()
+            and not torch.compiler.is_compiling()
+            and all(t.device.type == "cpu" and t.dtype in _DTYPES for t in tensors)
+            and tensors[0].shape[0] > 0
+            and _library(tensors[0].dtype) is not None
+        )
+
+    def apply(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, fallback: Fallback) -> torch.Tensor:
+        """``x: [Z, in1.dim]``, ``y: [Z, in2.dim]``, ``weight: [Z, weight_numel]`` -> ``[Z, out.dim]``.
+
+        ``fallback(x, y, weight)``: the differentiable PyTorch kernel, used for ``create_graph`` backwards.
+        """
+        return _NativeFunction.apply(x, y, weight, None, None, self, fallback)
+
+    def apply_fused(
+        self, x: torch.Tensor, y: torch.Tensor, hidden: torch.Tensor, mlp: torch.Tensor, fallback: Fallback
+    ) -> torch.Tensor:
+        """The product with ``weight = hidden @ mlp`` (``hidden: [Z, H]``, ``mlp: [H, weight_numel]``)."""
+        return _NativeFunction.apply(x, y, None, hidden, mlp, self, fallback)
+
+    def _common(self, x: torch.Tensor, numel: int) -> tuple:
+        meta = self.meta.clone()
+        meta[5] = numel
+        lib = _library(x.dtype)
+        return lib, meta, self.cg_val[x.dtype]
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        weight: torch.Tensor | None,
+        hidden: torch.Tensor | None,
+        mlp: torch.Tensor | None,
+    ) -> torch.Tensor:
+        numel = (weight if weight is not None else mlp).shape[-1]
+        lib, meta, cg_val = self._common(x, numel)
+        out = x.new_empty(x.shape[0], self.dim_out)
+        n_hidden = 0 if hidden is None else hidden.shape[1]
+        calls = []
+        for a, b in _split(x.shape[0]):
+            calls.append(
+                lambda a=a, b=b: lib.tp_forward(
+                    b - a, _ptr(meta), _ptr(self.terms), _ptr(self.paths),
+                    _ptr(self.cg_idx), _ptr(cg_val), _ptr(x[a]), _ptr(y[a]),
+                    None if weight is None else _ptr(weight[a]),
+                    None if hidden is None else _ptr(hidden[a]), _ptr(mlp), n_hidden,
+                    _ptr(out[a]),
+                )
+            )  # fmt: skip
+        _run(calls)
+        return out
+
+    def backward(
+        self,
+        grad_out: torch.Tensor,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        weight: torch.Tensor | None,
+        hidden: torch.Tensor | None,
+        mlp: torch.Tensor | None,
+        needs: tuple[bool, ...],
+    ) -> tuple[torch.Tensor | None, ...]:
+        """Gradients for ``(x, y, weight, hidden, mlp)``, ``None`` where ``needs`` says not wanted."""
+        numel = (weight if weight is not None else mlp).shape[-1]
+        lib, meta, cg_val = self._common(x, numel)
+        gx = torch.empty_like(x) if needs[0] else None
+        gy = torch.empty_like(y) if needs[1] else None
+        gw = torch.empty_like(weight) if weight is not None and needs[2] else None
+        gh = torch.empty_like(hidden) if hidden is not None and needs[3] else None
+        ranges = _split(x.shape[0])
+        gms = [torch.zeros_like(mlp) for _ in ranges] if mlp is not None and needs[4] else None
+        n_hidden = 0 if hidden is None else hidden.shape[1]
+
+        def row(t: torch.Tensor | None, a: int) -> int | None:
+            return None if t is None else _ptr(t[a])
+
+        calls = []
+        for index, (a, b) in enumerate(ranges):
+            calls.append(
+                lambda a=a, b=b, index=index: lib.tp_backward(
+                    b - a, _ptr(meta), _ptr(self.terms), _ptr(self.paths),
+                    _ptr(self.cg_idx), _ptr(cg_val), row(x, a), row(y, a), row(weight, a),
+                    row(hidden, a), _ptr(mlp), n_hidden, row(grad_out, a),
+                    row(gx, a), row(gy, a), row(gw, a), row(gh, a), None if gms is None else _ptr(gms[index]),
+                )
+            )  # fmt: skip
+        _run(calls)
+        gm = None if gms is None else (gms[0] if len(gms) == 1 else torch.stack(gms).sum(0))
+        return gx, gy, gw, gh, gm
+
+
+class _NativeFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, y, weight, hidden, mlp, native: NativeTensorProduct, fallback: Fallback):  # noqa: ANN001
+        x, y = x.contiguous(), y.contiguous()
+        weight = None if weight is None else weight.contiguous()
+        hidden = None if hidden is None else hidden.contiguous()
+        mlp = None if mlp is None else mlp.contiguous()
+        ctx.native, ctx.fallback = native, fallback
+        ctx.save_for_backward(x, y, weight, hidden, mlp)
+        return native.forward(x, y, weight, hidden, mlp)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):  # noqa: ANN205
+        x, y, weight, hidden, mlp = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:5]
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable recomputation
+            return (*_differentiable_grads(ctx.fallback, grad_out, (x, y, weight, hidden, mlp), needs), None, None)
+        grads = ctx.native.backward(grad_out.contiguous(), x, y, weight, hidden, mlp, needs)
+        return (*grads, None, None)
+
+
+def _differentiable_grads(
+    fallback: Fallback, grad_out: torch.Tensor, inputs: tuple[torch.Tensor | None, ...], needs: tuple[bool, ...]
+) -> tuple[torch.Tensor | None, ...]:
+    x, y, weight, hidden, mlp = inputs
+    with torch.enable_grad():
+        w = weight if weight is not None else hidden @ mlp
+        out = fallback(x, y, w)
+        wanted = [t for t, need in zip(inputs, needs, strict=True) if need and t is not None]
+        grads = iter(torch.autograd.grad(out, wanted, grad_out, create_graph=True, allow_unused=True))
+    return tuple(next(grads) if need and t is not None else None for t, need in zip(inputs, needs, strict=True))
