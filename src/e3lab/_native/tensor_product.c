@@ -286,3 +286,327 @@ int tp_backward(int64_t rows, const int64_t *meta, const int64_t *terms, const i
     scratch_free(&s);
     return 0;
 }
+
+/* ---- Lane kernels: LANES rows at once, one row per SIMD lane ------------------------------------------
+ * The same algorithm with every scalar of a row replaced by a vector over LANES rows ([count][LANES]
+ * blocks in scratch). No loop is shorter than LANES, so small multiplicities (10x0e, ...) vectorise fully and
+ * nothing needs a horizontal reduction. Rows are transposed into and out of the blocks once per call site.
+ */
+#define LANES 16
+#define LANE_LOOP _Pragma("omp simd") for (int l = 0; l < LANES; l++)
+
+typedef struct {
+    real *x, *y, *w, *h, *out, *g, *gx, *gy, *gw, *y_cg, *g_cg, *t, *gt, *gm_t, *hpad;
+    int64_t n_pad; /* hidden size rounded up to a multiple of LANES */
+} lanes_t;
+
+static void lanes_free(lanes_t *s) {
+    free(s->x); free(s->y); free(s->w); free(s->h); free(s->out); free(s->g); free(s->gx); free(s->gy);
+    free(s->gw); free(s->y_cg); free(s->g_cg); free(s->t); free(s->gt); free(s->gm_t); free(s->hpad);
+}
+
+static real *lane_alloc(int64_t count) {
+    return aligned_alloc(64, sizeof(real) * LANES * (count > 0 ? count : 1));
+}
+
+static int lanes_alloc(lanes_t *s, const int64_t *meta, int64_t n_hidden) {
+    const int64_t dd = meta[M_MAXD] * meta[M_MAXD], dm = meta[M_MAXD] * meta[M_MAXMUL];
+    s->x = lane_alloc(meta[M_DIM1]); s->gx = lane_alloc(meta[M_DIM1]);
+    s->y = lane_alloc(meta[M_DIM2]); s->gy = lane_alloc(meta[M_DIM2]);
+    s->w = lane_alloc(meta[M_NUMEL]); s->gw = lane_alloc(meta[M_NUMEL]);
+    s->out = lane_alloc(meta[M_DIMOUT]); s->g = lane_alloc(meta[M_DIMOUT]);
+    s->y_cg = lane_alloc(dd); s->g_cg = lane_alloc(dd); s->t = lane_alloc(dm); s->gt = lane_alloc(dm);
+    s->h = lane_alloc(n_hidden);
+    /* [numel, n_pad] accumulator of the fused matrix's gradient, and the padded hidden rows [LANES, n_pad] */
+    s->n_pad = (n_hidden + LANES - 1) / LANES * LANES;
+    s->gm_t = aligned_alloc(64, sizeof(real) * (s->n_pad > 0 ? s->n_pad : LANES) * (meta[M_NUMEL] > 0 ? meta[M_NUMEL] : 1));
+    s->hpad = lane_alloc(s->n_pad);
+    if (s->gm_t) memset(s->gm_t, 0, sizeof(real) * (s->n_pad > 0 ? s->n_pad : LANES) * (meta[M_NUMEL] > 0 ? meta[M_NUMEL] : 1));
+    if (!s->hpad || !s->x || !s->gx || !s->y || !s->gy || !s->w || !s->gw || !s->out || !s->g || !s->y_cg || !s->g_cg ||
+        !s->t || !s->gt || !s->h || !s->gm_t) {
+        lanes_free(s);
+        return 1;
+    }
+    return 0;
+}
+
+/* rows [n, stride] (first `count` columns) -> block [count][LANES], lanes >= n zero */
+static void lanes_load(const real *rows, int64_t stride, int64_t count, int64_t n, real *block) {
+    if (n < LANES) memset(block, 0, sizeof(real) * LANES * count);
+    for (int64_t l = 0; l < n; l++) {
+        const real *row = rows + l * stride;
+        for (int64_t c = 0; c < count; c++) block[c * LANES + l] = row[c];
+    }
+}
+
+static void lanes_store(const real *block, int64_t count, int64_t n, real *rows) {
+    for (int64_t l = 0; l < n; l++) {
+        real *row = rows + l * count;
+        for (int64_t c = 0; c < count; c++) row[c] = block[c * LANES + l];
+    }
+}
+
+/* w[n][:] = sum_k mlp[k, n] h[k][:], four weights per pass over the hidden block */
+static void lanes_fused_weights(const real *restrict hb, const real *restrict mlp, int64_t n_hidden,
+                                int64_t numel, real *restrict wb) {
+    int64_t n = 0;
+    for (; n + 4 <= numel; n += 4) {
+        real a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};
+        for (int64_t k = 0; k < n_hidden; k++) {
+            const real *m = mlp + k * numel + n, *hk = hb + k * LANES;
+            LANE_LOOP {
+                a0[l] += m[0] * hk[l];
+                a1[l] += m[1] * hk[l];
+                a2[l] += m[2] * hk[l];
+                a3[l] += m[3] * hk[l];
+            }
+        }
+        memcpy(wb + n * LANES, a0, sizeof(a0));
+        memcpy(wb + (n + 1) * LANES, a1, sizeof(a1));
+        memcpy(wb + (n + 2) * LANES, a2, sizeof(a2));
+        memcpy(wb + (n + 3) * LANES, a3, sizeof(a3));
+    }
+    for (; n < numel; n++) {
+        real acc[LANES] = {0};
+        for (int64_t k = 0; k < n_hidden; k++) {
+            const real a = mlp[k * numel + n], *hk = hb + k * LANES;
+            LANE_LOOP acc[l] += a * hk[l];
+        }
+        memcpy(wb + n * LANES, acc, sizeof(acc));
+    }
+}
+
+/* gh[k][:] = sum_n mlp[k, n] gw[n][:], four hidden units per pass over the weight gradient */
+static void lanes_hidden_grad(const real *restrict gw, const real *restrict mlp, int64_t n_hidden,
+                              int64_t numel, real *restrict gh) {
+    int64_t k = 0;
+    for (; k < n_hidden; k += 4) {
+        const int64_t count = n_hidden - k < 4 ? n_hidden - k : 4;
+        const real *m0 = mlp + k * numel, *m1 = m0 + (count > 1) * numel, *m2 = m0 + (count > 2) * 2 * numel,
+                   *m3 = m0 + (count > 3) * 3 * numel; /* rows past the end alias row k (results dropped) */
+        real a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};
+        for (int64_t n = 0; n < numel; n++) {
+            const real *g = gw + n * LANES;
+            LANE_LOOP {
+                a0[l] += m0[n] * g[l];
+                a1[l] += m1[n] * g[l];
+                a2[l] += m2[n] * g[l];
+                a3[l] += m3[n] * g[l];
+            }
+        }
+        real *acc[4] = {a0, a1, a2, a3};
+        for (int64_t c = 0; c < count; c++) memcpy(gh + (k + c) * LANES, acc[c], sizeof(a0));
+    }
+}
+
+/* gm_t[n][:] += sum_l gw[n][l] hpad[l][:] with hpad the block's hidden rows padded to n_pad (a multiple of
+ * LANES) columns: the accumulator row stays in registers over the lanes */
+static void lanes_matrix_grad(const real *restrict gw, const real *restrict hpad, int64_t n_pad,
+                              int64_t numel, int64_t rows, real *restrict gm_t) {
+    for (int64_t n = 0; n < numel; n++) {
+        const real *g = gw + n * LANES;
+        for (int64_t k0 = 0; k0 < n_pad; k0 += LANES) {
+            real *dst = gm_t + n * n_pad + k0, acc[LANES];
+            memcpy(acc, dst, sizeof(acc));
+            for (int64_t l = 0; l < rows; l++) {
+                const real a = g[l], *h = hpad + l * n_pad + k0;
+                _Pragma("omp simd") for (int l2 = 0; l2 < LANES; l2++) acc[l2] += a * h[l2];
+            }
+            memcpy(dst, acc, sizeof(acc));
+        }
+    }
+}
+
+static void lanes_contract_y(const int64_t *p, const int32_t *cg_idx, const real *cg_val, const real *yb,
+                             int64_t d1, real *y_cg) {
+    const int64_t d3 = p[F_D3];
+    memset(y_cg, 0, sizeof(real) * LANES * d1 * d3);
+    for (int64_t n = p[F_CGSTART]; n < p[F_CGSTART] + p[F_CGCOUNT]; n++) {
+        const int32_t *jik = cg_idx + 3 * n;
+        const real c = cg_val[n], *yj = yb + (p[F_YOFF] + jik[0]) * LANES;
+        real *dst = y_cg + (jik[1] * d3 + jik[2]) * LANES;
+        LANE_LOOP dst[l] += c * yj[l];
+    }
+}
+
+/* T[k, u][:] = sum_i Y[i, k][:] x[u, i][:] */
+static void lanes_contract_x(const real *y_cg, const real *xb, int64_t mul, int64_t d1, int64_t d3, real *t) {
+    for (int64_t k = 0; k < d3; k++)
+        for (int64_t u = 0; u < mul; u++) {
+            real acc[LANES] = {0};
+            for (int64_t i = 0; i < d1; i++) {
+                const real *a = y_cg + (i * d3 + k) * LANES, *xi = xb + (u * d1 + i) * LANES;
+                LANE_LOOP acc[l] += a[l] * xi[l];
+            }
+            memcpy(t + (k * mul + u) * LANES, acc, sizeof(acc));
+        }
+}
+
+static void lanes_forward_block(const int64_t *meta, const int64_t *terms, const int64_t *paths,
+                                const int32_t *cg_idx, const real *cg_val, lanes_t *s) {
+    memset(s->out, 0, sizeof(real) * LANES * meta[M_DIMOUT]);
+    for (int64_t q = 0; q < meta[M_NPATHS]; q++) {
+        const int64_t *p = paths + q * N_FIELDS, *term = terms + 3 * p[F_TERM];
+        const int64_t xoff = term[0], mul = term[1], d1 = term[2], d3 = p[F_D3], mo = p[F_MULOUT];
+        real *out = s->out + p[F_OOFF] * LANES;
+        const real *w = s->w + p[F_WOFF] * LANES;
+        lanes_contract_y(p, cg_idx, cg_val, s->y, d1, s->y_cg);
+        lanes_contract_x(s->y_cg, s->x + xoff * LANES, mul, d1, d3, s->t);
+        if (p[F_MODE] == 1) {
+            for (int64_t u = 0; u < mul; u++)
+                for (int64_t k = 0; k < d3; k++) {
+                    const real *wu = w + u * LANES, *tk = s->t + (k * mul + u) * LANES;
+                    real *o = out + (u * d3 + k) * LANES;
+                    LANE_LOOP o[l] += wu[l] * tk[l];
+                }
+            continue;
+        }
+        for (int64_t v = 0; v < mo; v++)
+            for (int64_t k = 0; k < d3; k++) {
+                real acc[LANES] = {0};
+                for (int64_t u = 0; u < mul; u++) {
+                    const real *tk = s->t + (k * mul + u) * LANES, *wuv = w + (u * mo + v) * LANES;
+                    LANE_LOOP acc[l] += tk[l] * wuv[l];
+                }
+                real *o = out + (v * d3 + k) * LANES;
+                LANE_LOOP o[l] += acc[l];
+            }
+    }
+}
+
+int tp_forward_lanes(int64_t rows, const int64_t *meta, const int64_t *terms, const int64_t *paths,
+                     const int32_t *cg_idx, const real *cg_val, const real *x, const real *y,
+                     const real *weight, const real *hidden, const real *mlp, int64_t n_hidden, real *out) {
+    lanes_t s;
+    if (lanes_alloc(&s, meta, n_hidden)) return 1;
+    const int64_t dim1 = meta[M_DIM1], dim2 = meta[M_DIM2], dim_out = meta[M_DIMOUT], numel = meta[M_NUMEL];
+    for (int64_t r = 0; r < rows; r += LANES) {
+        const int64_t n = rows - r < LANES ? rows - r : LANES;
+        lanes_load(x + r * dim1, dim1, dim1, n, s.x);
+        lanes_load(y + r * dim2, dim2, dim2, n, s.y);
+        if (hidden) {
+            lanes_load(hidden + r * n_hidden, n_hidden, n_hidden, n, s.h);
+            lanes_fused_weights(s.h, mlp, n_hidden, numel, s.w);
+        } else {
+            lanes_load(weight + r * numel, numel, numel, n, s.w);
+        }
+        lanes_forward_block(meta, terms, paths, cg_idx, cg_val, &s);
+        lanes_store(s.out, dim_out, n, out + r * dim_out);
+    }
+    lanes_free(&s);
+    return 0;
+}
+
+static void lanes_backward_block(const int64_t *meta, const int64_t *terms, const int64_t *paths,
+                                 const int32_t *cg_idx, const real *cg_val, int want_x, int want_y,
+                                 int want_w, lanes_t *s) {
+    if (want_x) memset(s->gx, 0, sizeof(real) * LANES * meta[M_DIM1]);
+    if (want_y) memset(s->gy, 0, sizeof(real) * LANES * meta[M_DIM2]);
+    if (want_w) memset(s->gw, 0, sizeof(real) * LANES * meta[M_NUMEL]);
+    for (int64_t q = 0; q < meta[M_NPATHS]; q++) {
+        const int64_t *p = paths + q * N_FIELDS, *term = terms + 3 * p[F_TERM];
+        const int64_t xoff = term[0], mul = term[1], d1 = term[2], d3 = p[F_D3], mo = p[F_MULOUT];
+        const real *w = s->w + p[F_WOFF] * LANES, *g = s->g + p[F_OOFF] * LANES, *xb = s->x + xoff * LANES;
+        real *gw = s->gw + p[F_WOFF] * LANES;
+        lanes_contract_y(p, cg_idx, cg_val, s->y, d1, s->y_cg);
+        if (want_w) lanes_contract_x(s->y_cg, xb, mul, d1, d3, s->t);
+        if (p[F_MODE] == 1) {
+            for (int64_t u = 0; u < mul; u++)
+                for (int64_t k = 0; k < d3; k++) {
+                    const real *gk = g + (u * d3 + k) * LANES, *wu = w + u * LANES;
+                    real *gt = s->gt + (k * mul + u) * LANES;
+                    LANE_LOOP gt[l] = wu[l] * gk[l];
+                    if (want_w) {
+                        const real *tk = s->t + (k * mul + u) * LANES;
+                        real *gwu = gw + u * LANES;
+                        LANE_LOOP gwu[l] += gk[l] * tk[l];
+                    }
+                }
+        } else {
+            for (int64_t u = 0; u < mul; u++)
+                for (int64_t k = 0; k < d3; k++) {
+                    real acc[LANES] = {0};
+                    const real *tk = s->t + (k * mul + u) * LANES;
+                    for (int64_t v = 0; v < mo; v++) {
+                        const real *gk = g + (v * d3 + k) * LANES, *wuv = w + (u * mo + v) * LANES;
+                        LANE_LOOP acc[l] += wuv[l] * gk[l];
+                        if (want_w) {
+                            real *gwuv = gw + (u * mo + v) * LANES;
+                            LANE_LOOP gwuv[l] += tk[l] * gk[l];
+                        }
+                    }
+                    memcpy(s->gt + (k * mul + u) * LANES, acc, sizeof(acc));
+                }
+        }
+        if (want_x)
+            for (int64_t u = 0; u < mul; u++)
+                for (int64_t i = 0; i < d1; i++) {
+                    real *gxi = s->gx + (xoff + u * d1 + i) * LANES;
+                    for (int64_t k = 0; k < d3; k++) {
+                        const real *a = s->y_cg + (i * d3 + k) * LANES, *gt = s->gt + (k * mul + u) * LANES;
+                        LANE_LOOP gxi[l] += a[l] * gt[l];
+                    }
+                }
+        if (want_y) {
+            for (int64_t i = 0; i < d1; i++)
+                for (int64_t k = 0; k < d3; k++) {
+                    real acc[LANES] = {0};
+                    for (int64_t u = 0; u < mul; u++) {
+                        const real *xi = xb + (u * d1 + i) * LANES, *gt = s->gt + (k * mul + u) * LANES;
+                        LANE_LOOP acc[l] += xi[l] * gt[l];
+                    }
+                    memcpy(s->g_cg + (i * d3 + k) * LANES, acc, sizeof(acc));
+                }
+            for (int64_t n = p[F_CGSTART]; n < p[F_CGSTART] + p[F_CGCOUNT]; n++) {
+                const int32_t *jik = cg_idx + 3 * n;
+                const real c = cg_val[n], *src = s->g_cg + (jik[1] * d3 + jik[2]) * LANES;
+                real *gyj = s->gy + (p[F_YOFF] + jik[0]) * LANES;
+                LANE_LOOP gyj[l] += c * src[l];
+            }
+        }
+    }
+}
+
+int tp_backward_lanes(int64_t rows, const int64_t *meta, const int64_t *terms, const int64_t *paths,
+                      const int32_t *cg_idx, const real *cg_val, const real *x, const real *y,
+                      const real *weight, const real *hidden, const real *mlp, int64_t n_hidden,
+                      const real *grad_out, real *grad_x, real *grad_y, real *grad_weight, real *grad_hidden,
+                      real *grad_mlp) {
+    lanes_t s;
+    if (lanes_alloc(&s, meta, n_hidden)) return 1;
+    const int64_t dim1 = meta[M_DIM1], dim2 = meta[M_DIM2], dim_out = meta[M_DIMOUT], numel = meta[M_NUMEL];
+    const int want_w = hidden ? (grad_hidden || grad_mlp) : grad_weight != NULL;
+    for (int64_t r = 0; r < rows; r += LANES) {
+        const int64_t n = rows - r < LANES ? rows - r : LANES;
+        lanes_load(x + r * dim1, dim1, dim1, n, s.x);
+        lanes_load(y + r * dim2, dim2, dim2, n, s.y);
+        lanes_load(grad_out + r * dim_out, dim_out, dim_out, n, s.g);
+        if (hidden) {
+            lanes_load(hidden + r * n_hidden, n_hidden, n_hidden, n, s.h);
+            lanes_fused_weights(s.h, mlp, n_hidden, numel, s.w);
+        } else {
+            lanes_load(weight + r * numel, numel, numel, n, s.w);
+        }
+        lanes_backward_block(meta, terms, paths, cg_idx, cg_val, grad_x != NULL, grad_y != NULL, want_w, &s);
+        if (grad_x) lanes_store(s.gx, dim1, n, grad_x + r * dim1);
+        if (grad_y) lanes_store(s.gy, dim2, n, grad_y + r * dim2);
+        if (!hidden) {
+            if (grad_weight) lanes_store(s.gw, numel, n, grad_weight + r * numel);
+            continue;
+        }
+        if (grad_hidden) {
+            lanes_hidden_grad(s.gw, mlp, n_hidden, numel, s.h); /* s.h is reloaded per block */
+            lanes_store(s.h, n_hidden, n, grad_hidden + r * n_hidden);
+        }
+        if (grad_mlp) { /* lanes >= n have a zero gw: only the n rows are summed */
+            memset(s.hpad, 0, sizeof(real) * LANES * s.n_pad);
+            for (int64_t l = 0; l < n; l++) memcpy(s.hpad + l * s.n_pad, hidden + (r + l) * n_hidden, sizeof(real) * n_hidden);
+            lanes_matrix_grad(s.gw, s.hpad, s.n_pad, numel, n, s.gm_t);
+        }
+    }
+    if (grad_mlp)
+        for (int64_t k = 0; k < n_hidden; k++)
+            for (int64_t m = 0; m < numel; m++) grad_mlp[k * numel + m] += s.gm_t[m * s.n_pad + k];
+    lanes_free(&s);
+    return 0;
+}

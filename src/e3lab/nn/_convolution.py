@@ -153,13 +153,7 @@ class Convolution(torch.nn.Module):
         that checked the graph once for several layers, as :class:`EquivariantConvNet` does.
         """
         num_nodes = self._check(x, pos, edge_index) if validate else pos.shape[0]
-        src, dst = edge_index[0].long(), edge_index[1].long()
-        if self.self_interaction:
-            loops = torch.arange(num_nodes, device=src.device)
-            src, dst = torch.cat([src, loops]), torch.cat([dst, loops])
-        with record_function("spherical_harmonics"):
-            edge_vec = pos[dst] - pos[src]
-            sh = o3.spherical_harmonics(self.irreps_sh, edge_vec, normalize=True, normalization="component")
+        src, dst, edge_vec, sh = self._edges(pos, edge_index, num_nodes)
         with record_function("radial_embedding"):
             embedding = self.radial_embedding(edge_vec.norm(dim=1))
         with record_function("radial_mlp"):
@@ -173,8 +167,36 @@ class Convolution(torch.nn.Module):
     def forward(
         self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor, validate: bool = True
     ) -> torch.Tensor:
-        """``x: [N, irreps_in.dim]``, ``pos: [N, 3]``, ``edge_index: [2, E]`` -> ``[N, irreps_out.dim]``."""
-        return self.stages(x, pos, edge_index, validate).output
+        """``x: [N, irreps_in.dim]``, ``pos: [N, 3]``, ``edge_index: [2, E]`` -> ``[N, irreps_out.dim]``.
+
+        The same numbers as ``stages(...).output``, computed without keeping the intermediates: the radial
+        MLP's last layer is handed to the tensor product as a matrix
+        (:meth:`~e3lab.o3.TensorProduct.forward_with_weight_matrix`), so on the native CPU path the
+        ``[E, weight_numel]`` weights are never stored (that layer's time then counts as ``tensor_product``).
+        """
+        num_nodes = self._check(x, pos, edge_index) if validate else pos.shape[0]
+        src, dst, edge_vec, sh = self._edges(pos, edge_index, num_nodes)
+        with record_function("radial_embedding"):
+            embedding = self.radial_embedding(edge_vec.norm(dim=1))
+        with record_function("radial_mlp"):
+            hidden, matrix = self.fc.hidden_and_last_matrix(embedding)
+        with record_function("tensor_product"):
+            summand = self.tp.forward_with_weight_matrix(x[src], sh, hidden, matrix)
+        with record_function("scatter"):
+            return scatter(summand, dst, dim=0, dim_size=num_nodes) / self.num_neighbors**0.5
+
+    def _edges(
+        self, pos: torch.Tensor, edge_index: torch.Tensor, num_nodes: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(src, dst, edge_vec, sh)`` of the summed terms (edges, plus the self terms if asked for)."""
+        src, dst = edge_index[0].long(), edge_index[1].long()
+        if self.self_interaction:
+            loops = torch.arange(num_nodes, device=src.device)
+            src, dst = torch.cat([src, loops]), torch.cat([dst, loops])
+        with record_function("spherical_harmonics"):
+            edge_vec = pos[dst] - pos[src]
+            sh = o3.spherical_harmonics(self.irreps_sh, edge_vec, normalize=True, normalization="component")
+        return src, dst, edge_vec, sh
 
     def _check(self, x: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor) -> int:
         if pos.dim() != 2 or pos.shape[1] != 3:

@@ -32,9 +32,13 @@ class _Layer(torch.nn.Module):
         self.var_in = var_in
         self.var_out = var_out
 
+    def matrix(self) -> torch.Tensor:
+        """``[h_in, h_out]``: the layer's normalised matrix when it has no activation (``x @ matrix()``)."""
+        return self.weight / (self.h_in * self.var_in / self.var_out) ** 0.5
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.act is None:
-            return x @ (self.weight / (self.h_in * self.var_in / self.var_out) ** 0.5)
+            return x @ self.matrix()
         x = x @ (self.weight / (self.h_in * self.var_in) ** 0.5)
         return self.act(x) * self.var_out**0.5
 
@@ -86,6 +90,25 @@ class FullyConnectedNet(torch.nn.Sequential):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x: [..., hs[0]] -> [..., hs[-1]]``."""
+        self._check(x)
+        return super().forward(x)
+
+    def hidden_and_last_matrix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(hidden, matrix)`` with ``hidden @ matrix == self(x)``: the last layer left as a matrix.
+
+        ``x: [..., hs[0]]`` -> ``hidden: [..., hs[-2]]`` (the input itself for a one-layer net),
+        ``matrix: [hs[-2], hs[-1]]``; for consumers that apply the last layer themselves (fused into a tensor
+        product). Needs a last layer without activation (``out_act=False``).
+        """
+        self._check(x)
+        layers = list(self.children())
+        if layers[-1].act is not None:
+            raise ValueError(f"FullyConnectedNet{self.hs} has an activation after its last layer (out_act=True)")
+        for layer in layers[:-1]:
+            x = layer(x)
+        return x, layers[-1].matrix()
+
+    def _check(self, x: torch.Tensor) -> None:
         if x.shape[-1] != self.hs[0]:
             raise ValueError(
                 f"FullyConnectedNet{self.hs} expects inputs of shape [..., {self.hs[0]}], got {list(x.shape)}"
@@ -96,7 +119,6 @@ class FullyConnectedNet(torch.nn.Sequential):
                 f"FullyConnectedNet{self.hs} has {weight.dtype} weights but x is {x.dtype}: cast one to the "
                 f"other (module.to({x.dtype}) or x.to({weight.dtype}))"
             )
-        return super().forward(x)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}{self.hs}"

@@ -49,9 +49,11 @@ def _library(dtype: torch.dtype) -> ctypes.CDLL | None:
     lib = load_library(_LIBRARY, _DTYPES[dtype])
     if lib is not None and lib.tp_forward.argtypes is None:
         i64, ptr = ctypes.c_int64, ctypes.c_void_p
-        lib.tp_forward.argtypes = [i64] + [ptr] * 10 + [i64, ptr]
-        lib.tp_backward.argtypes = [i64] + [ptr] * 10 + [i64] + [ptr] * 6
-        lib.tp_forward.restype = lib.tp_backward.restype = ctypes.c_int
+        for variant in ("", "_lanes"):
+            forward, backward = getattr(lib, f"tp_forward{variant}"), getattr(lib, f"tp_backward{variant}")
+            forward.argtypes = [i64] + [ptr] * 10 + [i64, ptr]
+            backward.argtypes = [i64] + [ptr] * 10 + [i64] + [ptr] * 6
+            forward.restype = backward.restype = ctypes.c_int
     return lib
 
 
@@ -129,6 +131,7 @@ class NativeTensorProduct:
         self.cg_idx = torch.tensor(cg_idx, dtype=torch.int32).reshape(-1, 3)
         self.cg_val = {dtype: torch.tensor(cg_val, dtype=dtype) for dtype in _DTYPES}
         self.dim_out = irreps_out.dim
+        self.variant = "_lanes" if max_mul < 32 else ""
 
     @staticmethod
     def supports(
@@ -192,7 +195,7 @@ class NativeTensorProduct:
         calls = []
         for a, b in _split(x.shape[0]):
             calls.append(
-                lambda a=a, b=b: lib.tp_forward(
+                lambda a=a, b=b: getattr(lib, f"tp_forward{self.variant}")(
                     b - a, _ptr(meta), _ptr(self.terms), _ptr(self.paths),
                     _ptr(self.cg_idx), _ptr(cg_val), _ptr(x[a]), _ptr(y[a]),
                     None if weight is None else _ptr(weight[a]),
@@ -230,7 +233,7 @@ class NativeTensorProduct:
         calls = []
         for index, (a, b) in enumerate(ranges):
             calls.append(
-                lambda a=a, b=b, index=index: lib.tp_backward(
+                lambda a=a, b=b, index=index: getattr(lib, f"tp_backward{self.variant}")(
                     b - a, _ptr(meta), _ptr(self.terms), _ptr(self.paths),
                     _ptr(self.cg_idx), _ptr(cg_val), row(x, a), row(y, a), row(weight, a),
                     row(hidden, a), _ptr(mlp), n_hidden, row(grad_out, a),
