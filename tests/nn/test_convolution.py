@@ -161,3 +161,20 @@ def test_input_errors() -> None:
         Convolution("0e", "0e", 1.0, 1.0, radial_cutoff=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="num_neighbors"):
         Convolution("0e", "0e", 0.0, 1.0)
+
+
+def test_forward_fuses_the_last_mlp_layer_with_the_same_values_and_gradients(float64: None) -> None:
+    """forward hands the MLP's last layer to the TP (native CPU path); stages() keeps the explicit weights."""
+    conv = Convolution("10x0e + 10x1e", "20x0e + 10x1e", num_neighbors=3.0, max_radius=1.6, radial_layers=2)
+    pos, edge_index = _graph(n=30)
+    pos.requires_grad_()
+    x = torch.randn(30, conv.irreps_in.dim, requires_grad=True)
+    params = [x, pos, *conv.fc.parameters()]
+    fused = conv(x, pos, edge_index)
+    explicit = conv.stages(x, pos, edge_index).output
+    assert (fused - explicit).abs().max() < 1e-12
+    g = torch.randn_like(fused)
+    for a, b in zip(
+        torch.autograd.grad(fused, params, g), torch.autograd.grad(explicit, params, g), strict=True
+    ):
+        assert (a - b).abs().max() < 1e-11

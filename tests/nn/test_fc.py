@@ -63,3 +63,14 @@ def test_bad_input_dim() -> None:
 def test_bad_sizes(hs: list) -> None:
     with pytest.raises(ValueError, match="hs="):
         FullyConnectedNet(hs, torch.relu)
+
+
+def test_hidden_and_last_matrix_recompose_the_output(float64: None) -> None:
+    for hs in ([5, 7], [5, 8, 7], [5, 8, 6, 7]):
+        net = FullyConnectedNet(hs, torch.tanh, variance_out=2.0)
+        x = torch.randn(4, 5)
+        hidden, matrix = net.hidden_and_last_matrix(x)
+        assert hidden.shape == (4, hs[-2]) and matrix.shape == (hs[-2], hs[-1])
+        assert (hidden @ matrix - net(x)).abs().max() < 1e-12
+    with pytest.raises(ValueError, match="out_act"):
+        FullyConnectedNet([3, 4], torch.tanh, out_act=True).hidden_and_last_matrix(torch.randn(2, 3))

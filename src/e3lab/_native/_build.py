@@ -79,7 +79,9 @@ def _build(name: str, precision: str) -> Path:
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=False).stdout
     flags = (*FLAGS, f"-DREAL={PRECISIONS[precision]}")
     key = hashlib.sha256(
-        "\0".join([source.read_text(), version, " ".join(flags), _cpu_signature(), platform.machine()]).encode()
+        "\0".join(
+            [source.read_text(), version, " ".join(flags), _cpu_signature(), platform.machine()]
+        ).encode()
     ).hexdigest()[:16]
     target = _cache_dir() / f"{name}_{precision}_{key}.so"
     if target.exists():
@@ -97,7 +99,7 @@ def _build(name: str, precision: str) -> Path:
 
 
 def load_library(name: str, precision: str) -> ctypes.CDLL | None:
-    """The compiled ``name.c`` for ``precision`` (``"float32"``/``"float64"``), or ``None`` if it cannot be built.
+    """The compiled ``name.c`` for ``precision`` (``"float32"``/``"float64"``), or ``None`` if unbuildable.
 
     The first failure warns once with the reason (also in :func:`native_status`); callers fall back.
     """

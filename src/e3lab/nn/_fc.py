@@ -103,7 +103,9 @@ class FullyConnectedNet(torch.nn.Sequential):
         self._check(x)
         layers = list(self.children())
         if layers[-1].act is not None:
-            raise ValueError(f"FullyConnectedNet{self.hs} has an activation after its last layer (out_act=True)")
+            raise ValueError(
+                f"FullyConnectedNet{self.hs} has an activation after its last layer (out_act=True)"
+            )
         for layer in layers[:-1]:
             x = layer(x)
         return x, layers[-1].matrix()

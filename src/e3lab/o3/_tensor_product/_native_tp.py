@@ -16,6 +16,7 @@ with ``create_graph=True`` (higher derivatives) recomputes through the different
 from __future__ import annotations
 
 import ctypes
+import itertools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -80,7 +81,7 @@ def _split(rows: int) -> list[tuple[int, int]]:
     """Row ranges, one per thread (``torch.get_num_threads()``, at most one per 512 rows)."""
     n = max(1, min(torch.get_num_threads(), rows // _MIN_ROWS_PER_THREAD))
     bounds = [rows * i // n for i in range(n + 1)]
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
+    return list(itertools.pairwise(bounds))
 
 
 def _run(calls: list[Callable[[], int]]) -> None:
@@ -88,7 +89,9 @@ def _run(calls: list[Callable[[], int]]) -> None:
     if len(calls) == 1:
         codes = [calls[0]()]
     else:
-        pool = _pools.setdefault(len(calls), ThreadPoolExecutor(len(calls), thread_name_prefix="e3lab-native"))
+        pool = _pools.setdefault(
+            len(calls), ThreadPoolExecutor(len(calls), thread_name_prefix="e3lab-native")
+        )
         codes = list(pool.map(lambda call: call(), calls))
     if any(codes):
         raise MemoryError("e3lab native tensor product: could not allocate its scratch buffers")
@@ -116,8 +119,18 @@ class NativeTensorProduct:
             nonzero = cg.permute(1, 0, 2).nonzero().tolist()  # (j, i, k)
             mode = 0 if ins.connection_mode == "uvw" else 1
             paths.append(
-                (ins.i_in1, off2[ins.i_in2], ir2.dim, off_out[ins.i_out], mul_out, ir_out.dim, weight_start)
-                + (mode, len(cg_val), len(nonzero))
+                (
+                    ins.i_in1,
+                    off2[ins.i_in2],
+                    ir2.dim,
+                    off_out[ins.i_out],
+                    mul_out,
+                    ir_out.dim,
+                    weight_start,
+                    mode,
+                    len(cg_val),
+                    len(nonzero),
+                )
             )
             cg_idx += nonzero
             cg_val += [float(cg[i, j, k]) for j, i, k in nonzero]
@@ -161,7 +174,9 @@ class NativeTensorProduct:
             and _library(tensors[0].dtype) is not None
         )
 
-    def apply(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, fallback: Fallback) -> torch.Tensor:
+    def apply(
+        self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, fallback: Fallback
+    ) -> torch.Tensor:
         """``x: [Z, in1.dim]``, ``y: [Z, in2.dim]``, ``weight: [Z, weight_numel]`` -> ``[Z, out.dim]``.
 
         ``fallback(x, y, weight)``: the differentiable PyTorch kernel, used for ``create_graph`` backwards.
@@ -247,7 +262,7 @@ class NativeTensorProduct:
 
 class _NativeFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, y, weight, hidden, mlp, native: NativeTensorProduct, fallback: Fallback):  # noqa: ANN001
+    def forward(ctx, x, y, weight, hidden, mlp, native: NativeTensorProduct, fallback: Fallback):
         x, y = x.contiguous(), y.contiguous()
         weight = None if weight is None else weight.contiguous()
         hidden = None if hidden is None else hidden.contiguous()
@@ -257,17 +272,24 @@ class _NativeFunction(torch.autograd.Function):
         return native.forward(x, y, weight, hidden, mlp)
 
     @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):  # noqa: ANN205
+    def backward(ctx, grad_out: torch.Tensor):
         x, y, weight, hidden, mlp = ctx.saved_tensors
         needs = ctx.needs_input_grad[:5]
         if torch.is_grad_enabled():  # create_graph=True: a differentiable recomputation
-            return (*_differentiable_grads(ctx.fallback, grad_out, (x, y, weight, hidden, mlp), needs), None, None)
+            return (
+                *_differentiable_grads(ctx.fallback, grad_out, (x, y, weight, hidden, mlp), needs),
+                None,
+                None,
+            )
         grads = ctx.native.backward(grad_out.contiguous(), x, y, weight, hidden, mlp, needs)
         return (*grads, None, None)
 
 
 def _differentiable_grads(
-    fallback: Fallback, grad_out: torch.Tensor, inputs: tuple[torch.Tensor | None, ...], needs: tuple[bool, ...]
+    fallback: Fallback,
+    grad_out: torch.Tensor,
+    inputs: tuple[torch.Tensor | None, ...],
+    needs: tuple[bool, ...],
 ) -> tuple[torch.Tensor | None, ...]:
     x, y, weight, hidden, mlp = inputs
     with torch.enable_grad():
@@ -275,4 +297,6 @@ def _differentiable_grads(
         out = fallback(x, y, w)
         wanted = [t for t, need in zip(inputs, needs, strict=True) if need and t is not None]
         grads = iter(torch.autograd.grad(out, wanted, grad_out, create_graph=True, allow_unused=True))
-    return tuple(next(grads) if need and t is not None else None for t, need in zip(inputs, needs, strict=True))
+    return tuple(
+        next(grads) if need and t is not None else None for t, need in zip(inputs, needs, strict=True)
+    )

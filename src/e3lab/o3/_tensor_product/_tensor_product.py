@@ -38,11 +38,14 @@ class TensorProduct(torch.nn.Module):
             ``shared_weights`` and "some path has weights".
         shared_weights: one weight vector for the whole batch (default ``True``); ``False`` takes
             ``weight: [..., weight_numel]`` broadcast against the inputs.
-        fast_path: evaluate with the fast kernel (``True``) or the readable reference einsums (``False``);
-            ``None`` (default) follows :func:`set_fast_paths` / the ``E3LAB_FAST_PATHS`` variable.
-        compile_kernel: run the PyTorch fast kernel under ``torch.compile(dynamic=True)`` (opt-in: the first call
-            compiles for seconds to a minute; inductor fuses the per-path ops). Ignored by the reference path.
-            The attribute of the same name can be switched after construction.
+        fast_path: evaluate with the fast kernels (``True``) or the readable reference einsums (``False``);
+            ``None`` (default) follows :func:`set_fast_paths` / the ``E3LAB_FAST_PATHS`` variable. The fast
+            kernel is the native C one on CPU where it applies (per-sample weights, weighted ``uvw``/``uvu``
+            paths, every ``irreps_in2`` term of multiplicity 1: the convolution shape; see
+            ``e3lab.o3._tensor_product._native_tp``; ``E3LAB_NATIVE=0`` turns it off), else the PyTorch one.
+        compile_kernel: run the PyTorch fast kernel under ``torch.compile(dynamic=True)`` (opt-in: the first
+            call compiles for seconds to a minute; inductor fuses the per-path ops). Ignored by the reference
+            path and where the native CPU kernel applies. The attribute can be switched after construction.
 
     Weights are flat: the blocks of the weighted instructions in order, each ``path_shape`` row-major.
     """

@@ -1,0 +1,251 @@
+"""The native CPU tensor product against the reference: values, gradients, higher derivatives, equivariance;
+both C variants (row and lane kernels), the fused weight matrix, threads, and when it is (not) used."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from e3lab._native import native_status, set_native
+from e3lab.o3 import FullyConnectedTensorProduct, TensorProduct, rand_matrix
+from e3lab.o3._tensor_product import tensor_product_reference
+from e3lab.o3._tensor_product._native_tp import NativeTensorProduct, _NativeFunction
+
+VARIANTS = ("", "_lanes")  # row kernel, lane kernel
+
+
+def _uvu(in1: str, in2: str, lmax: int) -> TensorProduct:
+    """Channelwise product into every output irrep with l <= lmax, one output term per path."""
+    from e3lab.o3 import Irreps
+
+    irreps1, irreps2 = Irreps(in1), Irreps(in2)
+    out, instructions = [], []
+    for i1, (mul, ir1) in enumerate(irreps1):
+        for i2, (_, ir2) in enumerate(irreps2):
+            for ir in ir1 * ir2:
+                if ir.l <= lmax:
+                    instructions.append((i1, i2, len(out), "uvu", True))
+                    out.append(f"{mul}x{ir}")
+    return TensorProduct(in1, in2, " + ".join(out), instructions, shared_weights=False)
+
+
+def _cases() -> list[tuple[str, TensorProduct]]:
+    return [
+        (
+            "seed",
+            FullyConnectedTensorProduct(
+                "10x0e + 10x1e", "0e + 1o + 2e", "20x0e + 10x1e", shared_weights=False
+            ),
+        ),
+        (
+            "mixed",
+            FullyConnectedTensorProduct(
+                "3x0e + 2x1o + 4x2e", "0e + 1o + 2e + 3o", "2x0e + 3x1o + 2x2e + 1x1e", shared_weights=False
+            ),
+        ),
+        ("uvu", _uvu("5x0e + 5x1o + 5x2e", "0e + 1o + 2e + 3o", lmax=2)),
+        (
+            "norm",
+            FullyConnectedTensorProduct(
+                "4x1o",
+                "1o + 2e",
+                "3x0e + 2x1e",
+                shared_weights=False,
+                irrep_normalization="norm",
+                path_normalization="path",
+            ),
+        ),
+    ]
+
+
+CASES = _cases()
+
+
+@pytest.fixture
+def variant_of() -> Iterator:
+    """Force a C variant on a module's native tables (restored afterwards)."""
+    saved: list[tuple[NativeTensorProduct, str]] = []
+
+    def force(tp: TensorProduct, variant: str) -> TensorProduct:
+        saved.append((tp._native, tp._native.variant))
+        tp._native.variant = variant
+        return tp
+
+    yield force
+    for native, variant in saved:
+        native.variant = variant
+
+
+def _inputs(tp: TensorProduct, rows: int, requires_grad: bool = False) -> list[torch.Tensor]:
+    tensors = [torch.randn(rows, d) for d in (tp.irreps_in1.dim, tp.irreps_in2.dim, tp.weight_numel)]
+    return [t.requires_grad_(requires_grad) for t in tensors]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("name", "tp"), CASES, ids=[c[0] for c in CASES])
+def test_native_matches_reference_values_and_gradients(float64, variant_of, name, tp, variant) -> None:
+    tp = variant_of(tp.double(), variant)
+    x, y, w = _inputs(tp, rows=37, requires_grad=True)  # 37: two full lane blocks and a partial one
+    out = tp(x, y, w)
+    assert isinstance(out.grad_fn.next_functions[0][0], _NativeFunction._backward_cls)
+    ref = tensor_product_reference(tp, x, y, w)
+    assert (out - ref).abs().max() < 1e-12
+    g = torch.randn_like(out)
+    fast = torch.autograd.grad(out, (x, y, w), g)
+    slow = torch.autograd.grad(ref, (x, y, w), g)
+    for a, b in zip(fast, slow, strict=True):
+        assert (a - b).abs().max() < 1e-12
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_native_float32_within_1e_5_of_float64_reference(variant_of, variant) -> None:
+    tp = variant_of(CASES[1][1], variant)
+    x, y, w = _inputs(tp, rows=300)
+    out = tp(x, y, w)
+    ref = tensor_product_reference(tp.double(), x.double(), y.double(), w.double())
+    tp.float()
+    assert ((out.double() - ref).norm() / ref.norm()) < 1e-5
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_native_fused_weight_matrix_matches_explicit_weights(float64, variant_of, variant) -> None:
+    tp = variant_of(CASES[0][1].double(), variant)
+    x, y, _ = _inputs(tp, rows=21, requires_grad=True)
+    hidden = torch.randn(21, 7, requires_grad=True)
+    matrix = torch.randn(7, tp.weight_numel, requires_grad=True)
+    out = tp.forward_with_weight_matrix(x, y, hidden, matrix)
+    ref = tensor_product_reference(tp, x, y, hidden @ matrix)
+    assert (out - ref).abs().max() < 1e-12
+    g = torch.randn_like(out)
+    fast = torch.autograd.grad(out, (x, y, hidden, matrix), g)
+    slow = torch.autograd.grad(ref, (x, y, hidden, matrix), g)
+    for a, b in zip(fast, slow, strict=True):
+        assert (a - b).abs().max() < 1e-11
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_native_gradcheck_and_double_backward(float64, variant_of, variant) -> None:
+    tp = variant_of(CASES[1][1].double(), variant)
+    inputs = tuple(_inputs(tp, rows=3, requires_grad=True))
+    assert torch.autograd.gradcheck(tp, inputs)
+    assert torch.autograd.gradgradcheck(tp, inputs)  # create_graph: the differentiable recomputation
+    hidden, matrix = (
+        torch.randn(3, 4, requires_grad=True),
+        torch.randn(4, tp.weight_numel, requires_grad=True),
+    )
+    fused = (inputs[0], inputs[1], hidden, matrix)
+    assert torch.autograd.gradgradcheck(tp.forward_with_weight_matrix, fused)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_native_is_equivariant_under_rotations_and_inversion(float64, variant_of, variant) -> None:
+    tp = variant_of(CASES[1][1].double(), variant)
+    x, y, w = _inputs(tp, rows=20)
+    for sign in (1.0, -1.0):
+        rot = sign * rand_matrix()
+        d1, d2, d_out = (
+            irreps.D_from_matrix(rot) for irreps in (tp.irreps_in1, tp.irreps_in2, tp.irreps_out)
+        )
+        assert (tp(x @ d1.T, y @ d2.T, w) - tp(x, y, w) @ d_out.T).abs().max() < 1e-10
+
+
+def test_native_partial_gradients_only_compute_what_is_asked(float64) -> None:
+    tp = CASES[0][1].double()
+    x, y, w = _inputs(tp, rows=40)
+    y.requires_grad_()
+    g = torch.randn(40, tp.irreps_out.dim)
+    (gy,) = torch.autograd.grad(tp(x, y, w), y, g)
+    (ref,) = torch.autograd.grad(tensor_product_reference(tp, x, y, w), y, g)
+    assert (gy - ref).abs().max() < 1e-12
+
+
+def test_native_splits_rows_between_threads_with_the_same_result(variant_of) -> None:
+    tp = CASES[0][1]
+    x, y, _ = _inputs(tp, rows=3000)
+    hidden, matrix = torch.randn(3000, 8), torch.randn(8, tp.weight_numel, requires_grad=True)
+    results = []
+    previous = torch.get_num_threads()
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        try:
+            out = tp.forward_with_weight_matrix(x, y, hidden, matrix)
+            results.append((out, torch.autograd.grad(out.square().sum(), matrix)[0]))
+        finally:
+            torch.set_num_threads(previous)
+    assert torch.allclose(results[0][0], results[1][0], atol=1e-5)
+    assert torch.allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-3)
+
+
+def test_native_batch_dimensions_broadcast(float64) -> None:
+    tp = CASES[0][1].double()
+    x = torch.randn(4, 1, tp.irreps_in1.dim)
+    y = torch.randn(5, tp.irreps_in2.dim)
+    w = torch.randn(4, 5, tp.weight_numel)
+    out = tp(x, y, w)
+    assert out.shape == (4, 5, tp.irreps_out.dim)
+    ref = tensor_product_reference(tp, x.expand(4, 5, -1), y.expand(4, 5, -1), w)
+    assert (out - ref).abs().max() < 1e-12
+
+
+def test_native_coverage_rules() -> None:
+    supports = NativeTensorProduct.supports
+    tp = CASES[0][1]
+    args = (tp.irreps_in1, tp.irreps_in2, tp.irreps_out, tp.instructions)
+    assert supports(*args, shared=False)
+    assert not supports(*args, shared=True)  # shared weights: the PyTorch kernel's big matmuls
+    mul2 = FullyConnectedTensorProduct("2x0e", "2x0e", "2x0e", shared_weights=False)
+    assert mul2._native is None  # second operand with multiplicity > 1
+    uuw = TensorProduct("2x1o", "2x1o", "2x0e", [(0, 0, 0, "uuw", True)], shared_weights=False)
+    assert uuw._native is None
+    unweighted = TensorProduct("2x1o", "1o", "2x0e", [(0, 0, 0, "uvu", False)], shared_weights=False)
+    assert unweighted._native is None
+    assert FullyConnectedTensorProduct("2x1o", "1o", "2x0e")._native is None  # shared by default
+
+
+def test_native_switch_off_uses_the_pytorch_kernel() -> None:
+    tp = CASES[0][1]
+    x, y, w = _inputs(tp, rows=10, requires_grad=True)
+    native = tp(x, y, w)
+    set_native(False)
+    try:
+        pytorch = tp(x, y, w)
+    finally:
+        set_native(True)
+    assert not isinstance(pytorch.grad_fn.next_functions[0][0], _NativeFunction._backward_cls)
+    assert torch.allclose(native, pytorch, atol=1e-5)
+    with pytest.raises(TypeError, match="True or False"):
+        set_native(1)  # type: ignore[arg-type]
+
+
+def test_native_empty_batch_and_fast_path_off() -> None:
+    tp = CASES[0][1]
+    x, y, w = _inputs(tp, rows=0)
+    assert tp(x, y, w).shape == (0, tp.irreps_out.dim)
+    tp.fast_path = False
+    try:
+        x, y, w = _inputs(tp, rows=3, requires_grad=True)
+        out = tp(x, y, w)
+    finally:
+        tp.fast_path = None
+    assert not isinstance(out.grad_fn.next_functions[0][0], _NativeFunction._backward_cls)
+
+
+def test_forward_with_weight_matrix_rejects_bad_shapes() -> None:
+    tp = CASES[0][1]
+    x, y, _ = _inputs(tp, rows=4)
+    with pytest.raises(ValueError, match="weight_numel"):
+        tp.forward_with_weight_matrix(x, y, torch.randn(4, 3), torch.randn(3, tp.weight_numel + 1))
+    with pytest.raises(ValueError, match="weight_numel"):
+        tp.forward_with_weight_matrix(x, y, torch.randn(4, 2), torch.randn(3, tp.weight_numel))
+    shared = FullyConnectedTensorProduct("2x1o", "1o", "2x0e")
+    with pytest.raises(ValueError, match="per-sample"):
+        shared.forward_with_weight_matrix(
+            torch.randn(4, 6), torch.randn(4, 3), torch.randn(4, 2), torch.randn(2, 4)
+        )
+
+
+def test_native_library_is_loaded_and_reports_its_status() -> None:
+    CASES[0][1](*_inputs(CASES[0][1], rows=2))
+    assert native_status().get("tensor_product/float32") == "loaded"
