@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from e3lab._native import native_status, set_native
-from e3lab.o3 import FullyConnectedTensorProduct, TensorProduct, rand_matrix
+from e3lab._native import native_status
+from e3lab.o3 import FullyConnectedTensorProduct, TensorProduct, rand_matrix, set_native
 from e3lab.o3._tensor_product import tensor_product_reference
 from e3lab.o3._tensor_product._native_tp import NativeTensorProduct, _NativeFunction
 
@@ -249,3 +249,71 @@ def test_forward_with_weight_matrix_rejects_bad_shapes() -> None:
 def test_native_library_is_loaded_and_reports_its_status() -> None:
     CASES[0][1](*_inputs(CASES[0][1], rows=2))
     assert native_status().get("tensor_product/float32") == "loaded"
+
+
+def _explicit_convolve(tp, x, y, hidden, matrix, src, dst, num_nodes) -> torch.Tensor:
+    summand = tensor_product_reference(tp, x[src], y, hidden @ matrix)
+    return summand.new_zeros(num_nodes, summand.shape[1]).index_add(0, dst, summand)
+
+
+def _edges(num_src: int, num_dst: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random edges with repeated sources and targets (several lanes of a block share a node)."""
+    return torch.randint(0, num_src, (count,)), torch.randint(0, num_dst, (count,))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_convolve_gathers_and_scatters_like_index_add(float64, variant_of, variant) -> None:
+    tp = variant_of(CASES[1][1].double(), variant)
+    src, dst = _edges(num_src=9, num_dst=6, count=53)
+    x = torch.randn(9, tp.irreps_in1.dim, requires_grad=True)
+    y = torch.randn(53, tp.irreps_in2.dim, requires_grad=True)
+    hidden = torch.randn(53, 5, requires_grad=True)
+    matrix = torch.randn(5, tp.weight_numel, requires_grad=True)
+    out = tp.convolve(x, y, hidden, matrix, src, dst, 6)
+    assert isinstance(out.grad_fn, _NativeFunction._backward_cls)
+    ref = _explicit_convolve(tp, x, y, hidden, matrix, src, dst, 6)
+    assert out.shape == (6, tp.irreps_out.dim) and (out - ref).abs().max() < 1e-12
+    g = torch.randn_like(out)
+    inputs = (x, y, hidden, matrix)
+    for a, b in zip(torch.autograd.grad(out, inputs, g), torch.autograd.grad(ref, inputs, g), strict=True):
+        assert (a - b).abs().max() < 1e-11
+
+
+def test_convolve_double_backward_and_threads(float64) -> None:
+    tp = CASES[0][1].double()
+    src, dst = _edges(num_src=4, num_dst=3, count=5)
+    inputs = (
+        torch.randn(4, tp.irreps_in1.dim, requires_grad=True),
+        torch.randn(5, tp.irreps_in2.dim, requires_grad=True),
+        torch.randn(5, 3, requires_grad=True),
+        torch.randn(3, tp.weight_numel, requires_grad=True),
+    )
+    assert torch.autograd.gradgradcheck(lambda *t: tp.convolve(*t, src, dst, 3), inputs)
+    # two threads: per-thread node accumulators, summed
+    src, dst = _edges(num_src=50, num_dst=40, count=2100)
+    x, y = torch.randn(50, tp.irreps_in1.dim), torch.randn(2100, tp.irreps_in2.dim)
+    hidden, matrix = torch.randn(2100, 3), torch.randn(3, tp.weight_numel)
+    x.requires_grad_()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = tp.convolve(x, y, hidden, matrix, src, dst, 40)
+        (grad,) = torch.autograd.grad(out.square().sum(), x)
+    finally:
+        torch.set_num_threads(previous)
+    ref = _explicit_convolve(tp, x, y, hidden, matrix, src, dst, 40)
+    (ref_grad,) = torch.autograd.grad(ref.square().sum(), x)
+    assert (out - ref).abs().max() < 1e-11 and (grad - ref_grad).abs().max() < 1e-10
+
+
+def test_convolve_rejects_bad_indices() -> None:
+    tp = CASES[0][1]
+    x, y = torch.randn(4, tp.irreps_in1.dim), torch.randn(3, tp.irreps_in2.dim)
+    hidden, matrix = torch.randn(3, 2), torch.randn(2, tp.weight_numel)
+    ok = torch.tensor([0, 1, 2])
+    with pytest.raises(ValueError, match=r"edge_src has indices outside \[0, 3\]"):
+        tp.convolve(x, y, hidden, matrix, torch.tensor([0, 4, 1]), ok, 3)
+    with pytest.raises(ValueError, match=r"edge_dst has indices outside \[0, 2\]"):
+        tp.convolve(x, y, hidden, matrix, ok, torch.tensor([0, -1, 1]), 3)
+    with pytest.raises(ValueError, match=r"edge_src must be an integer \[E\]"):
+        tp.convolve(x, y, hidden, matrix, ok[:2], ok, 3)

@@ -12,6 +12,11 @@
  *   out    [rows, dim_out]
  * Optionally the weights are not given but computed per row as hidden[row] @ mlp (hidden [rows, H],
  * mlp [H, numel]): the last layer of a radial MLP fused into the product.
+ * Optionally (message passing) x is a node array read at src[row] and the result is summed into a node array
+ * at dst[row] (out [nodes, dim_out], zeroed by the caller): the gathered inputs and the per-row outputs
+ * never exist. Backward then reads grad_out at dst[row] and sums grad_x into src[row] (zeroed by the caller).
+ * Pointers of row arrays point at the first row of the call; node arrays at node 0, index arrays at the
+ * first row of the call.
  *
  * Tables (int64): terms [n_terms, 3] = (offset, mul, dim) of in1;
  *   paths [n_paths, 10] = (term, y_off, d2, o_off, mul_out, d3, w_off, mode, cg_start, cg_count),
@@ -42,11 +47,12 @@ typedef struct {
     real *acc;  /* [max_d * max_mul]: uvw output block [k, w] */
     real *w;    /* [numel]: fused weights of the row */
     real *gw;   /* [numel]: their gradient */
+    real *row;  /* [max(dim1, dim_out)]: a row before it is summed into a node */
 } scratch_t;
 
 static void scratch_free(scratch_t *s) {
     free(s->xt); free(s->gxt); free(s->y_cg); free(s->g_cg); free(s->t);
-    free(s->g); free(s->gt); free(s->acc); free(s->w); free(s->gw);
+    free(s->g); free(s->gt); free(s->acc); free(s->w); free(s->gw); free(s->row);
 }
 
 static int scratch_alloc(scratch_t *s, const int64_t *meta) {
@@ -57,7 +63,8 @@ static int scratch_alloc(scratch_t *s, const int64_t *meta) {
     s->t = malloc(sizeof(real) * dm); s->g = malloc(sizeof(real) * dm);
     s->gt = malloc(sizeof(real) * dm); s->acc = malloc(sizeof(real) * dm);
     s->w = malloc(sizeof(real) * numel); s->gw = malloc(sizeof(real) * numel);
-    if (!s->xt || !s->gxt || !s->y_cg || !s->g_cg || !s->t || !s->g || !s->gt || !s->acc || !s->w || !s->gw) {
+    s->row = malloc(sizeof(real) * (dim1 > meta[M_DIMOUT] ? dim1 : meta[M_DIMOUT] + 1));
+    if (!s->row || !s->xt || !s->gxt || !s->y_cg || !s->g_cg || !s->t || !s->g || !s->gt || !s->acc || !s->w || !s->gw) {
         scratch_free(s);
         return 1;
     }
@@ -65,6 +72,13 @@ static int scratch_alloc(scratch_t *s, const int64_t *meta) {
 }
 
 /* out[n] = sum_h hidden[h] mlp[h, n]: blocks of 64 outputs stay in registers over h. */
+/* row r of an array: base[index[r]] when indexed (node arrays), else base[r] */
+static inline int64_t row_index(const int64_t *index, int64_t r) { return index ? index[r] : r; }
+
+static void add_row(const real *src, int64_t count, real *dst) {
+    for (int64_t c = 0; c < count; c++) dst[c] += src[c];
+}
+
 static void fused_weights(const real *hidden, const real *mlp, int64_t n_hidden, int64_t numel, real *out) {
     int64_t n0 = 0;
     for (; n0 + 64 <= numel; n0 += 64) {
@@ -157,7 +171,8 @@ static void forward_row(const int64_t *meta, const int64_t *terms, const int64_t
 
 int tp_forward(int64_t rows, const int64_t *meta, const int64_t *terms, const int64_t *paths,
                const int32_t *cg_idx, const real *cg_val, const real *x, const real *y, const real *weight,
-               const real *hidden, const real *mlp, int64_t n_hidden, real *out) {
+               const real *hidden, const real *mlp, int64_t n_hidden, real *out, const int64_t *src,
+               const int64_t *dst) {
     scratch_t s;
     if (scratch_alloc(&s, meta)) return 1;
     const int64_t dim1 = meta[M_DIM1], dim2 = meta[M_DIM2], dim_out = meta[M_DIMOUT], numel = meta[M_NUMEL];
@@ -167,8 +182,10 @@ int tp_forward(int64_t rows, const int64_t *meta, const int64_t *terms, const in
             fused_weights(hidden + r * n_hidden, mlp, n_hidden, numel, s.w);
             wrow = s.w;
         }
-        forward_row(meta, terms, paths, cg_idx, cg_val, x + r * dim1, y + r * dim2, wrow, out + r * dim_out,
+        real *orow = dst ? s.row : out + r * dim_out;
+        forward_row(meta, terms, paths, cg_idx, cg_val, x + row_index(src, r) * dim1, y + r * dim2, wrow, orow,
                     &s);
+        if (dst) add_row(orow, dim_out, out + dst[r] * dim_out);
     }
     scratch_free(&s);
     return 0;
@@ -251,7 +268,8 @@ static void backward_row(const int64_t *meta, const int64_t *terms, const int64_
 int tp_backward(int64_t rows, const int64_t *meta, const int64_t *terms, const int64_t *paths,
                 const int32_t *cg_idx, const real *cg_val, const real *x, const real *y, const real *weight,
                 const real *hidden, const real *mlp, int64_t n_hidden, const real *grad_out, real *grad_x,
-                real *grad_y, real *grad_weight, real *grad_hidden, real *grad_mlp) {
+                real *grad_y, real *grad_weight, real *grad_hidden, real *grad_mlp, const int64_t *src,
+                const int64_t *dst) {
     scratch_t s;
     if (scratch_alloc(&s, meta)) return 1;
     const int64_t dim1 = meta[M_DIM1], dim2 = meta[M_DIM2], dim_out = meta[M_DIMOUT], numel = meta[M_NUMEL];
@@ -263,9 +281,10 @@ int tp_backward(int64_t rows, const int64_t *meta, const int64_t *terms, const i
             wrow = s.w;
             gw = (grad_hidden || grad_mlp) ? s.gw : NULL;
         }
-        backward_row(meta, terms, paths, cg_idx, cg_val, x + r * dim1, y + r * dim2, wrow,
-                     grad_out + r * dim_out, grad_x ? grad_x + r * dim1 : NULL, grad_y ? grad_y + r * dim2 : NULL,
-                     gw, &s);
+        real *gx = grad_x ? (src ? s.row : grad_x + r * dim1) : NULL;
+        backward_row(meta, terms, paths, cg_idx, cg_val, x + row_index(src, r) * dim1, y + r * dim2, wrow,
+                     grad_out + row_index(dst, r) * dim_out, gx, grad_y ? grad_y + r * dim2 : NULL, gw, &s);
+        if (grad_x && src) add_row(gx, dim1, grad_x + src[r] * dim1);
         if (!hidden || !gw) continue;
         const real *h = hidden + r * n_hidden;
         for (int64_t k = 0; k < n_hidden; k++) {
@@ -330,19 +349,25 @@ static int lanes_alloc(lanes_t *s, const int64_t *meta, int64_t n_hidden) {
     return 0;
 }
 
-/* rows [n, stride] (first `count` columns) -> block [count][LANES], lanes >= n zero */
-static void lanes_load(const real *rows, int64_t stride, int64_t count, int64_t n, real *block) {
+/* rows r0 .. r0 + n of [*, count] (indexed: base[index[r]]) -> block [count][LANES], lanes >= n zero */
+static void lanes_load(const real *base, const int64_t *index, int64_t r0, int64_t count, int64_t n,
+                       real *block) {
     if (n < LANES) memset(block, 0, sizeof(real) * LANES * count);
     for (int64_t l = 0; l < n; l++) {
-        const real *row = rows + l * stride;
+        const real *row = base + row_index(index, r0 + l) * count;
         for (int64_t c = 0; c < count; c++) block[c * LANES + l] = row[c];
     }
 }
 
-static void lanes_store(const real *block, int64_t count, int64_t n, real *rows) {
+/* block -> rows r0 .. r0 + n; indexed rows are summed into (several lanes may share a node) */
+static void lanes_store(const real *block, int64_t count, int64_t n, real *base, const int64_t *index,
+                        int64_t r0) {
     for (int64_t l = 0; l < n; l++) {
-        real *row = rows + l * count;
-        for (int64_t c = 0; c < count; c++) row[c] = block[c * LANES + l];
+        real *row = base + row_index(index, r0 + l) * count;
+        if (index)
+            for (int64_t c = 0; c < count; c++) row[c] += block[c * LANES + l];
+        else
+            for (int64_t c = 0; c < count; c++) row[c] = block[c * LANES + l];
     }
 }
 
@@ -476,22 +501,23 @@ static void lanes_forward_block(const int64_t *meta, const int64_t *terms, const
 
 int tp_forward_lanes(int64_t rows, const int64_t *meta, const int64_t *terms, const int64_t *paths,
                      const int32_t *cg_idx, const real *cg_val, const real *x, const real *y,
-                     const real *weight, const real *hidden, const real *mlp, int64_t n_hidden, real *out) {
+                     const real *weight, const real *hidden, const real *mlp, int64_t n_hidden, real *out,
+                     const int64_t *src, const int64_t *dst) {
     lanes_t s;
     if (lanes_alloc(&s, meta, n_hidden)) return 1;
     const int64_t dim1 = meta[M_DIM1], dim2 = meta[M_DIM2], dim_out = meta[M_DIMOUT], numel = meta[M_NUMEL];
     for (int64_t r = 0; r < rows; r += LANES) {
         const int64_t n = rows - r < LANES ? rows - r : LANES;
-        lanes_load(x + r * dim1, dim1, dim1, n, s.x);
-        lanes_load(y + r * dim2, dim2, dim2, n, s.y);
+        lanes_load(x, src, r, dim1, n, s.x);
+        lanes_load(y, NULL, r, dim2, n, s.y);
         if (hidden) {
-            lanes_load(hidden + r * n_hidden, n_hidden, n_hidden, n, s.h);
+            lanes_load(hidden, NULL, r, n_hidden, n, s.h);
             lanes_fused_weights(s.h, mlp, n_hidden, numel, s.w);
         } else {
-            lanes_load(weight + r * numel, numel, numel, n, s.w);
+            lanes_load(weight, NULL, r, numel, n, s.w);
         }
         lanes_forward_block(meta, terms, paths, cg_idx, cg_val, &s);
-        lanes_store(s.out, dim_out, n, out + r * dim_out);
+        lanes_store(s.out, dim_out, n, out, dst, r);
     }
     lanes_free(&s);
     return 0;
@@ -571,36 +597,37 @@ int tp_backward_lanes(int64_t rows, const int64_t *meta, const int64_t *terms, c
                       const int32_t *cg_idx, const real *cg_val, const real *x, const real *y,
                       const real *weight, const real *hidden, const real *mlp, int64_t n_hidden,
                       const real *grad_out, real *grad_x, real *grad_y, real *grad_weight, real *grad_hidden,
-                      real *grad_mlp) {
+                      real *grad_mlp, const int64_t *src, const int64_t *dst) {
     lanes_t s;
     if (lanes_alloc(&s, meta, n_hidden)) return 1;
     const int64_t dim1 = meta[M_DIM1], dim2 = meta[M_DIM2], dim_out = meta[M_DIMOUT], numel = meta[M_NUMEL];
     const int want_w = hidden ? (grad_hidden || grad_mlp) : grad_weight != NULL;
     for (int64_t r = 0; r < rows; r += LANES) {
         const int64_t n = rows - r < LANES ? rows - r : LANES;
-        lanes_load(x + r * dim1, dim1, dim1, n, s.x);
-        lanes_load(y + r * dim2, dim2, dim2, n, s.y);
-        lanes_load(grad_out + r * dim_out, dim_out, dim_out, n, s.g);
+        lanes_load(x, src, r, dim1, n, s.x);
+        lanes_load(y, NULL, r, dim2, n, s.y);
+        lanes_load(grad_out, dst, r, dim_out, n, s.g);
         if (hidden) {
-            lanes_load(hidden + r * n_hidden, n_hidden, n_hidden, n, s.h);
+            lanes_load(hidden, NULL, r, n_hidden, n, s.h);
             lanes_fused_weights(s.h, mlp, n_hidden, numel, s.w);
         } else {
-            lanes_load(weight + r * numel, numel, numel, n, s.w);
+            lanes_load(weight, NULL, r, numel, n, s.w);
         }
         lanes_backward_block(meta, terms, paths, cg_idx, cg_val, grad_x != NULL, grad_y != NULL, want_w, &s);
-        if (grad_x) lanes_store(s.gx, dim1, n, grad_x + r * dim1);
-        if (grad_y) lanes_store(s.gy, dim2, n, grad_y + r * dim2);
+        if (grad_x) lanes_store(s.gx, dim1, n, grad_x, src, r);
+        if (grad_y) lanes_store(s.gy, dim2, n, grad_y, NULL, r);
         if (!hidden) {
-            if (grad_weight) lanes_store(s.gw, numel, n, grad_weight + r * numel);
+            if (grad_weight) lanes_store(s.gw, numel, n, grad_weight, NULL, r);
             continue;
         }
         if (grad_hidden) {
             lanes_hidden_grad(s.gw, mlp, n_hidden, numel, s.h); /* s.h is reloaded per block */
-            lanes_store(s.h, n_hidden, n, grad_hidden + r * n_hidden);
+            lanes_store(s.h, n_hidden, n, grad_hidden, NULL, r);
         }
         if (grad_mlp) { /* lanes >= n have a zero gw: only the n rows are summed */
             memset(s.hpad, 0, sizeof(real) * LANES * s.n_pad);
-            for (int64_t l = 0; l < n; l++) memcpy(s.hpad + l * s.n_pad, hidden + (r + l) * n_hidden, sizeof(real) * n_hidden);
+            for (int64_t l = 0; l < n; l++)
+                memcpy(s.hpad + l * s.n_pad, hidden + (r + l) * n_hidden, sizeof(real) * n_hidden);
             lanes_matrix_grad(s.gw, s.hpad, s.n_pad, numel, n, s.gm_t);
         }
     }

@@ -169,10 +169,10 @@ class Convolution(torch.nn.Module):
     ) -> torch.Tensor:
         """``x: [N, irreps_in.dim]``, ``pos: [N, 3]``, ``edge_index: [2, E]`` -> ``[N, irreps_out.dim]``.
 
-        The same numbers as ``stages(...).output``, computed without keeping the intermediates: the radial
-        MLP's last layer is handed to the tensor product as a matrix
-        (:meth:`~e3lab.o3.TensorProduct.forward_with_weight_matrix`), so on the native CPU path the
-        ``[E, weight_numel]`` weights are never stored (that layer's time then counts as ``tensor_product``).
+        The same numbers as ``stages(...).output``, computed without keeping the intermediates: the gather of
+        ``x[src]``, the radial MLP's last layer, the product and the scatter into the targets are one call
+        (:meth:`~e3lab.o3.TensorProduct.convolve`); on the native CPU path none of the ``[E, ...]`` tensors
+        between them is stored, and their time counts as ``tensor_product`` (``scatter`` stays empty).
         """
         num_nodes = self._check(x, pos, edge_index) if validate else pos.shape[0]
         src, dst, edge_vec, sh = self._edges(pos, edge_index, num_nodes)
@@ -181,6 +181,8 @@ class Convolution(torch.nn.Module):
         with record_function("radial_mlp"):
             hidden, matrix = self.fc.hidden_and_last_matrix(embedding)
         with record_function("tensor_product"):
+            if self.tp.native_applies(x, sh, hidden, matrix):  # gather, last layer, product, scatter in one
+                return self.tp.convolve(x, sh, hidden, matrix, src, dst, num_nodes) / self.num_neighbors**0.5
             summand = self.tp.forward_with_weight_matrix(x[src], sh, hidden, matrix)
         with record_function("scatter"):
             return scatter(summand, dst, dim=0, dim_size=num_nodes) / self.num_neighbors**0.5

@@ -1,6 +1,7 @@
 """O(3) building blocks with e3nn's names and conventions: irreps, rotations, Wigner matrices,
 spherical harmonics, tensor products and equivariant linear maps."""
 
+from e3lab._native import native_enabled, set_native
 from e3lab.o3._irrep import Irrep
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._linear import Linear
@@ -81,6 +82,7 @@ __all__ = [
     "matrix_x",
     "matrix_y",
     "matrix_z",
+    "native_enabled",
     "quaternion_to_angles",
     "quaternion_to_axis_angle",
     "quaternion_to_matrix",
@@ -89,6 +91,7 @@ __all__ = [
     "rand_matrix",
     "rand_quaternion",
     "set_fast_paths",
+    "set_native",
     "so3_generators",
     "spherical_harmonics",
     "su2_generators",

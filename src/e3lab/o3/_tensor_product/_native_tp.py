@@ -35,6 +35,7 @@ _MIN_ROWS_PER_THREAD = 512
 _pools: dict[int, ThreadPoolExecutor] = {}
 
 Fallback = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+Edges = tuple[torch.Tensor, torch.Tensor, int]  # (src, dst, num_nodes) of message passing
 
 
 def _offsets(irreps: Irreps) -> list[int]:
@@ -52,8 +53,8 @@ def _library(dtype: torch.dtype) -> ctypes.CDLL | None:
         i64, ptr = ctypes.c_int64, ctypes.c_void_p
         for variant in ("", "_lanes"):
             forward, backward = getattr(lib, f"tp_forward{variant}"), getattr(lib, f"tp_backward{variant}")
-            forward.argtypes = [i64] + [ptr] * 10 + [i64, ptr]
-            backward.argtypes = [i64] + [ptr] * 10 + [i64] + [ptr] * 6
+            forward.argtypes = [i64] + [ptr] * 10 + [i64] + [ptr] * 3
+            backward.argtypes = [i64] + [ptr] * 10 + [i64] + [ptr] * 8
             forward.restype = backward.restype = ctypes.c_int
     return lib
 
@@ -181,19 +182,35 @@ class NativeTensorProduct:
 
         ``fallback(x, y, weight)``: the differentiable PyTorch kernel, used for ``create_graph`` backwards.
         """
-        return _NativeFunction.apply(x, y, weight, None, None, self, fallback)
+        return _NativeFunction.apply(x, y, weight, None, None, None, self, fallback)
 
     def apply_fused(
-        self, x: torch.Tensor, y: torch.Tensor, hidden: torch.Tensor, mlp: torch.Tensor, fallback: Fallback
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        hidden: torch.Tensor,
+        mlp: torch.Tensor,
+        fallback: Fallback,
+        edges: Edges | None = None,
     ) -> torch.Tensor:
-        """The product with ``weight = hidden @ mlp`` (``hidden: [Z, H]``, ``mlp: [H, weight_numel]``)."""
-        return _NativeFunction.apply(x, y, None, hidden, mlp, self, fallback)
+        """The product with ``weight = hidden @ mlp`` (``hidden: [Z, H]``, ``mlp: [H, weight_numel]``).
 
-    def _common(self, x: torch.Tensor, numel: int) -> tuple:
+        With ``edges = (src, dst, num_nodes)`` (``src``, ``dst``: int64 ``[Z]``), ``x`` is a node array
+        ``[N_src, in1.dim]`` read at ``src`` and the result is the sum over rows into ``dst``:
+        ``[num_nodes, out.dim]``, without the gathered ``x`` or the per-row products ever stored.
+        """
+        return _NativeFunction.apply(x, y, None, hidden, mlp, edges, self, fallback)
+
+    def _call(self, entry: str, x: torch.Tensor, numel: int, rows: int, args: Callable) -> None:
+        """Call ``tp_<entry><variant>`` on each thread's row range; ``args(a, b, index)`` -> its arguments."""
         meta = self.meta.clone()
         meta[5] = numel
-        lib = _library(x.dtype)
-        return lib, meta, self.cg_val[x.dtype]
+        function = getattr(_library(x.dtype), f"tp_{entry}{self.variant}")
+        head = (_ptr(meta), _ptr(self.terms), _ptr(self.paths), _ptr(self.cg_idx), _ptr(self.cg_val[x.dtype]))
+        ranges = _split(rows)
+        _run(
+            [lambda a=a, b=b, i=i: function(b - a, *head, *args(a, b, i)) for i, (a, b) in enumerate(ranges)]
+        )
 
     def forward(
         self,
@@ -202,24 +219,27 @@ class NativeTensorProduct:
         weight: torch.Tensor | None,
         hidden: torch.Tensor | None,
         mlp: torch.Tensor | None,
+        edges: Edges | None = None,
     ) -> torch.Tensor:
-        numel = (weight if weight is not None else mlp).shape[-1]
-        lib, meta, cg_val = self._common(x, numel)
-        out = x.new_empty(x.shape[0], self.dim_out)
+        """The product (no autograd): ``[Z, out.dim]``, or ``[num_nodes, out.dim]`` with ``edges``."""
+        rows, numel = y.shape[0], (weight if weight is not None else mlp).shape[-1]
+        src, dst, num_nodes = edges if edges is not None else (None, None, 0)
+        ranges = _split(rows)
+        if dst is None:
+            outs = [x.new_empty(rows, self.dim_out)]
+        else:  # one node accumulator per thread: rows of different threads may share a node
+            outs = [x.new_zeros(num_nodes, self.dim_out) for _ in ranges]
         n_hidden = 0 if hidden is None else hidden.shape[1]
-        calls = []
-        for a, b in _split(x.shape[0]):
-            calls.append(
-                lambda a=a, b=b: getattr(lib, f"tp_forward{self.variant}")(
-                    b - a, _ptr(meta), _ptr(self.terms), _ptr(self.paths),
-                    _ptr(self.cg_idx), _ptr(cg_val), _ptr(x[a]), _ptr(y[a]),
-                    None if weight is None else _ptr(weight[a]),
-                    None if hidden is None else _ptr(hidden[a]), _ptr(mlp), n_hidden,
-                    _ptr(out[a]),
-                )
+
+        def args(a: int, b: int, i: int) -> tuple:
+            return (
+                _ptr(x) if src is not None else _row(x, a), _row(y, a), _row(weight, a), _row(hidden, a),
+                _ptr(mlp), n_hidden, _row(outs[0], a) if dst is None else _ptr(outs[i]),
+                _row(src, a), _row(dst, a),
             )  # fmt: skip
-        _run(calls)
-        return out
+
+        self._call("forward", x, numel, rows, args)
+        return outs[0] if len(outs) == 1 else torch.stack(outs).sum(0)
 
     def backward(
         self,
@@ -230,59 +250,73 @@ class NativeTensorProduct:
         hidden: torch.Tensor | None,
         mlp: torch.Tensor | None,
         needs: tuple[bool, ...],
+        edges: Edges | None = None,
     ) -> tuple[torch.Tensor | None, ...]:
         """Gradients for ``(x, y, weight, hidden, mlp)``, ``None`` where ``needs`` says not wanted."""
-        numel = (weight if weight is not None else mlp).shape[-1]
-        lib, meta, cg_val = self._common(x, numel)
-        gx = torch.empty_like(x) if needs[0] else None
+        rows, numel = y.shape[0], (weight if weight is not None else mlp).shape[-1]
+        src, dst, _ = edges if edges is not None else (None, None, 0)
+        ranges = _split(rows)
+        gxs = None
+        if needs[0]:  # with src: one node accumulator per thread
+            gxs = [torch.empty_like(x)] if src is None else [torch.zeros_like(x) for _ in ranges]
         gy = torch.empty_like(y) if needs[1] else None
         gw = torch.empty_like(weight) if weight is not None and needs[2] else None
         gh = torch.empty_like(hidden) if hidden is not None and needs[3] else None
-        ranges = _split(x.shape[0])
         gms = [torch.zeros_like(mlp) for _ in ranges] if mlp is not None and needs[4] else None
         n_hidden = 0 if hidden is None else hidden.shape[1]
 
-        def row(t: torch.Tensor | None, a: int) -> int | None:
-            return None if t is None else _ptr(t[a])
-
-        calls = []
-        for index, (a, b) in enumerate(ranges):
-            calls.append(
-                lambda a=a, b=b, index=index: getattr(lib, f"tp_backward{self.variant}")(
-                    b - a, _ptr(meta), _ptr(self.terms), _ptr(self.paths),
-                    _ptr(self.cg_idx), _ptr(cg_val), row(x, a), row(y, a), row(weight, a),
-                    row(hidden, a), _ptr(mlp), n_hidden, row(grad_out, a),
-                    row(gx, a), row(gy, a), row(gw, a), row(gh, a), None if gms is None else _ptr(gms[index]),
-                )
+        def args(a: int, b: int, i: int) -> tuple:
+            gx = None if gxs is None else (_ptr(gxs[i]) if src is not None else _row(gxs[0], a))
+            return (
+                _ptr(x) if src is not None else _row(x, a), _row(y, a), _row(weight, a), _row(hidden, a),
+                _ptr(mlp), n_hidden, _ptr(grad_out) if dst is not None else _row(grad_out, a),
+                gx, _row(gy, a), _row(gw, a), _row(gh, a), None if gms is None else _ptr(gms[i]),
+                _row(src, a), _row(dst, a),
             )  # fmt: skip
-        _run(calls)
-        gm = None if gms is None else (gms[0] if len(gms) == 1 else torch.stack(gms).sum(0))
-        return gx, gy, gw, gh, gm
+
+        self._call("backward", x, numel, rows, args)
+        return _sum(gxs), gy, gw, gh, _sum(gms)
+
+
+def _row(t: torch.Tensor | None, a: int) -> int | None:
+    """Address of row ``a`` of ``t`` (``None`` for no tensor)."""
+    return None if t is None else t.data_ptr() + a * t.stride(0) * t.element_size()
+
+
+def _sum(parts: list[torch.Tensor] | None) -> torch.Tensor | None:
+    """The sum of the per-thread accumulators."""
+    if parts is None:
+        return None
+    return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
 
 
 class _NativeFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, y, weight, hidden, mlp, native: NativeTensorProduct, fallback: Fallback):
+    def forward(ctx, x, y, weight, hidden, mlp, edges, native: NativeTensorProduct, fallback: Fallback):
         x, y = x.contiguous(), y.contiguous()
         weight = None if weight is None else weight.contiguous()
         hidden = None if hidden is None else hidden.contiguous()
         mlp = None if mlp is None else mlp.contiguous()
-        ctx.native, ctx.fallback = native, fallback
+        if edges is not None:
+            edges = (edges[0].long().contiguous(), edges[1].long().contiguous(), int(edges[2]))
+        ctx.native, ctx.fallback, ctx.edges = native, fallback, edges
         ctx.save_for_backward(x, y, weight, hidden, mlp)
-        return native.forward(x, y, weight, hidden, mlp)
+        return native.forward(x, y, weight, hidden, mlp, edges)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         x, y, weight, hidden, mlp = ctx.saved_tensors
         needs = ctx.needs_input_grad[:5]
         if torch.is_grad_enabled():  # create_graph=True: a differentiable recomputation
+            inputs = (x, y, weight, hidden, mlp)
             return (
-                *_differentiable_grads(ctx.fallback, grad_out, (x, y, weight, hidden, mlp), needs),
+                *_differentiable_grads(ctx.fallback, grad_out, inputs, needs, ctx.edges),
+                None,
                 None,
                 None,
             )
-        grads = ctx.native.backward(grad_out.contiguous(), x, y, weight, hidden, mlp, needs)
-        return (*grads, None, None)
+        grads = ctx.native.backward(grad_out.contiguous(), x, y, weight, hidden, mlp, needs, ctx.edges)
+        return (*grads, None, None, None)
 
 
 def _differentiable_grads(
@@ -290,11 +324,17 @@ def _differentiable_grads(
     grad_out: torch.Tensor,
     inputs: tuple[torch.Tensor | None, ...],
     needs: tuple[bool, ...],
+    edges: Edges | None,
 ) -> tuple[torch.Tensor | None, ...]:
     x, y, weight, hidden, mlp = inputs
     with torch.enable_grad():
         w = weight if weight is not None else hidden @ mlp
-        out = fallback(x, y, w)
+        if edges is None:
+            out = fallback(x, y, w)
+        else:
+            src, dst, num_nodes = edges
+            summand = fallback(x[src], y, w)
+            out = summand.new_zeros(num_nodes, summand.shape[1]).index_add(0, dst, summand)
         wanted = [t for t, need in zip(inputs, needs, strict=True) if need and t is not None]
         grads = iter(torch.autograd.grad(out, wanted, grad_out, create_graph=True, allow_unused=True))
     return tuple(

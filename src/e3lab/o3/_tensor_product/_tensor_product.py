@@ -185,7 +185,7 @@ class TensorProduct(torch.nn.Module):
         x2 = x.expand(*batch, x.shape[-1]).reshape(z, x.shape[-1])
         y2 = y.expand(*batch, y.shape[-1]).reshape(z, y.shape[-1])
         w2 = weight.expand(*batch, weight.shape[-1]).reshape(z, weight.shape[-1]) if per_sample else weight
-        if self._fast() and self._native is not None and NativeTensorProduct.usable(x2, y2, w2):
+        if self.native_applies(x2, y2, w2):
             out = self._native.apply(x2, y2, w2, self._per_sample_kernel)
         elif not self._fast():
             out = self._reference(x2, y2, w2, not per_sample)
@@ -204,19 +204,58 @@ class TensorProduct(torch.nn.Module):
         computed row by row inside the product and never stored (forward or backward); elsewhere this is
         exactly ``self(x, y, features @ matrix)``.
         """
+        self._check_matrix(features, matrix)
+        fused = x.dim() == y.dim() == features.dim() == 2 and x.shape[0] == y.shape[0] == features.shape[0]
+        if fused and self.native_applies(x, y, features, matrix):
+            self._check_inputs(x, y, matrix)
+            return self._native.apply_fused(x, y, features, matrix, self._per_sample_kernel)
+        return self(x, y, features @ matrix)
+
+    def convolve(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        features: torch.Tensor,
+        matrix: torch.Tensor,
+        edge_src: torch.Tensor,
+        edge_dst: torch.Tensor,
+        num_nodes: int,
+    ) -> torch.Tensor:
+        """Sum over edges ``e`` into node ``edge_dst[e]`` of ``self(x[edge_src[e]], y[e], features[e] @ W)``.
+
+        ``x: [N, irreps_in1.dim]`` (nodes), ``y: [E, irreps_in2.dim]``, ``features: [E, H]``,
+        ``matrix`` (``W``): ``[H, weight_numel]``, ``edge_src``, ``edge_dst``: integer ``[E]``
+        -> ``[num_nodes, irreps_out.dim]``.
+        The message-passing step of a point convolution. On the native CPU path it is one fused kernel:
+        the gathered ``x[edge_src]``, the per-edge weights and the per-edge products are never stored.
+        """
+        for name, index, size in (("edge_src", edge_src, x.shape[0]), ("edge_dst", edge_dst, num_nodes)):
+            if index.shape != (y.shape[0],) or index.dtype.is_floating_point:
+                raise ValueError(
+                    f"{name} must be an integer [E] = [{y.shape[0]}] tensor, got {tuple(index.shape)}"
+                )
+            if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
+                raise ValueError(f"{name} has indices outside [0, {size - 1}]")
+        if x.dim() == 2 and features.dim() == 2 and self.native_applies(x, y, features, matrix):
+            self._check_matrix(features, matrix)
+            self._check_inputs(x, y, matrix)
+            edges = (edge_src, edge_dst, num_nodes)
+            return self._native.apply_fused(x, y, features, matrix, self._per_sample_kernel, edges)
+        summand = self.forward_with_weight_matrix(x[edge_src], y, features, matrix)
+        return summand.new_zeros(num_nodes, summand.shape[-1]).index_add(0, edge_dst.long(), summand)
+
+    def _check_matrix(self, features: torch.Tensor, matrix: torch.Tensor) -> None:
         if self.shared_weights:
-            raise ValueError("forward_with_weight_matrix needs per-sample weights (shared_weights=False)")
+            raise ValueError("weights given as a matrix need per-sample weights (shared_weights=False)")
         if matrix.dim() != 2 or matrix.shape[1] != self.weight_numel or features.shape[-1] != matrix.shape[0]:
             raise ValueError(
                 f"features {tuple(features.shape)} @ matrix {tuple(matrix.shape)} must give "
                 f"[Z, {self.weight_numel}] (weight_numel) weights"
             )
-        fused = x.dim() == y.dim() == features.dim() == 2 and x.shape[0] == y.shape[0] == features.shape[0]
-        if fused and self._fast() and self._native is not None:
-            self._check_inputs(x, y, matrix)
-            if NativeTensorProduct.usable(x, y, features, matrix):
-                return self._native.apply_fused(x, y, features, matrix, self._per_sample_kernel)
-        return self(x, y, features @ matrix)
+
+    def native_applies(self, *tensors: torch.Tensor) -> bool:
+        """Whether inputs like ``tensors`` take the native CPU kernel (structure, switches, device, dtype)."""
+        return self._fast() and self._native is not None and NativeTensorProduct.usable(*tensors)
 
     def _fast(self) -> bool:
         return fast_paths_enabled() if self.fast_path is None else self.fast_path
