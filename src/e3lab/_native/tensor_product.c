@@ -315,13 +315,16 @@ int tp_backward(int64_t rows, const int64_t *meta, const int64_t *terms, const i
 #define LANE_LOOP _Pragma("omp simd") for (int l = 0; l < LANES; l++)
 
 typedef struct {
-    real *x, *y, *w, *h, *out, *g, *gx, *gy, *gw, *y_cg, *g_cg, *t, *gt, *gm_t, *hpad;
+    real *x, *y, *w, *h, *out, *g, *gx, *gy, *gw, *y_cg, *g_cg, *t, *gt, *gm_t, *hpad, *gh;
     int64_t n_pad; /* hidden size rounded up to a multiple of LANES */
+    /* fused weights (mlp != NULL): each path's block of w = h @ mlp is made just before the path uses it */
+    const real *mlp;
+    int64_t n_hidden, numel;
 } lanes_t;
 
 static void lanes_free(lanes_t *s) {
     free(s->x); free(s->y); free(s->w); free(s->h); free(s->out); free(s->g); free(s->gx); free(s->gy);
-    free(s->gw); free(s->y_cg); free(s->g_cg); free(s->t); free(s->gt); free(s->gm_t); free(s->hpad);
+    free(s->gw); free(s->y_cg); free(s->g_cg); free(s->t); free(s->gt); free(s->gm_t); free(s->hpad); free(s->gh);
 }
 
 static real *lane_alloc(int64_t count) {
@@ -340,8 +343,11 @@ static int lanes_alloc(lanes_t *s, const int64_t *meta, int64_t n_hidden) {
     s->n_pad = (n_hidden + LANES - 1) / LANES * LANES;
     s->gm_t = aligned_alloc(64, sizeof(real) * (s->n_pad > 0 ? s->n_pad : LANES) * (meta[M_NUMEL] > 0 ? meta[M_NUMEL] : 1));
     s->hpad = lane_alloc(s->n_pad);
+    s->gh = lane_alloc(n_hidden);
+    s->mlp = NULL;
+    s->n_hidden = n_hidden, s->numel = meta[M_NUMEL];
     if (s->gm_t) memset(s->gm_t, 0, sizeof(real) * (s->n_pad > 0 ? s->n_pad : LANES) * (meta[M_NUMEL] > 0 ? meta[M_NUMEL] : 1));
-    if (!s->hpad || !s->x || !s->gx || !s->y || !s->gy || !s->w || !s->gw || !s->out || !s->g || !s->y_cg || !s->g_cg ||
+    if (!s->gh || !s->hpad || !s->x || !s->gx || !s->y || !s->gy || !s->w || !s->gw || !s->out || !s->g || !s->y_cg || !s->g_cg ||
         !s->t || !s->gt || !s->h || !s->gm_t) {
         lanes_free(s);
         return 1;
@@ -371,75 +377,102 @@ static void lanes_store(const real *block, int64_t count, int64_t n, real *base,
     }
 }
 
-/* w[n][:] = sum_k mlp[k, n] h[k][:], four weights per pass over the hidden block */
+/* Blocks of BLOCK independent accumulators: enough chains to keep the FMA units busy and few enough to stay
+ * in registers. */
+#define BLOCK 8
+
+/* w[n][:] = sum_k mlp[k, n] h[k][:], BLOCK weights per pass over the hidden block */
 static void lanes_fused_weights(const real *restrict hb, const real *restrict mlp, int64_t n_hidden,
-                                int64_t numel, real *restrict wb) {
+                                int64_t stride, int64_t numel, real *restrict wb) {
     int64_t n = 0;
-    for (; n + 4 <= numel; n += 4) {
-        real a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};
+    for (; n + BLOCK <= numel; n += BLOCK) {
+        real acc[BLOCK][LANES] = {{0}};
         for (int64_t k = 0; k < n_hidden; k++) {
-            const real *m = mlp + k * numel + n, *hk = hb + k * LANES;
-            LANE_LOOP {
-                a0[l] += m[0] * hk[l];
-                a1[l] += m[1] * hk[l];
-                a2[l] += m[2] * hk[l];
-                a3[l] += m[3] * hk[l];
+            const real *m = mlp + k * stride + n, *hk = hb + k * LANES;
+            for (int b = 0; b < BLOCK; b++) {
+                const real a = m[b];
+                LANE_LOOP acc[b][l] += a * hk[l];
             }
         }
-        memcpy(wb + n * LANES, a0, sizeof(a0));
-        memcpy(wb + (n + 1) * LANES, a1, sizeof(a1));
-        memcpy(wb + (n + 2) * LANES, a2, sizeof(a2));
-        memcpy(wb + (n + 3) * LANES, a3, sizeof(a3));
+        memcpy(wb + n * LANES, acc, sizeof(acc));
     }
     for (; n < numel; n++) {
         real acc[LANES] = {0};
         for (int64_t k = 0; k < n_hidden; k++) {
-            const real a = mlp[k * numel + n], *hk = hb + k * LANES;
+            const real a = mlp[k * stride + n], *hk = hb + k * LANES;
             LANE_LOOP acc[l] += a * hk[l];
         }
         memcpy(wb + n * LANES, acc, sizeof(acc));
     }
 }
 
-/* gh[k][:] = sum_n mlp[k, n] gw[n][:], four hidden units per pass over the weight gradient */
+/* gh[k][:] += sum_n mlp[k, n] gw[n][:], BLOCK hidden units per pass over the weight gradient */
 static void lanes_hidden_grad(const real *restrict gw, const real *restrict mlp, int64_t n_hidden,
-                              int64_t numel, real *restrict gh) {
+                              int64_t stride, int64_t numel, real *restrict gh) {
     int64_t k = 0;
-    for (; k < n_hidden; k += 4) {
-        const int64_t count = n_hidden - k < 4 ? n_hidden - k : 4;
-        const real *m0 = mlp + k * numel, *m1 = m0 + (count > 1) * numel, *m2 = m0 + (count > 2) * 2 * numel,
-                   *m3 = m0 + (count > 3) * 3 * numel; /* rows past the end alias row k (results dropped) */
-        real a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};
+    for (; k + BLOCK <= n_hidden; k += BLOCK) {
+        real acc[BLOCK][LANES];
+        memcpy(acc, gh + k * LANES, sizeof(acc));
+        const real *m = mlp + k * stride;
         for (int64_t n = 0; n < numel; n++) {
             const real *g = gw + n * LANES;
-            LANE_LOOP {
-                a0[l] += m0[n] * g[l];
-                a1[l] += m1[n] * g[l];
-                a2[l] += m2[n] * g[l];
-                a3[l] += m3[n] * g[l];
+            for (int b = 0; b < BLOCK; b++) {
+                const real a = m[b * stride + n];
+                LANE_LOOP acc[b][l] += a * g[l];
             }
         }
-        real *acc[4] = {a0, a1, a2, a3};
-        for (int64_t c = 0; c < count; c++) memcpy(gh + (k + c) * LANES, acc[c], sizeof(a0));
+        memcpy(gh + k * LANES, acc, sizeof(acc));
+    }
+    for (; k < n_hidden; k++) {
+        real acc[LANES];
+        memcpy(acc, gh + k * LANES, sizeof(acc));
+        const real *m = mlp + k * stride;
+        for (int64_t n = 0; n < numel; n++) {
+            const real a = m[n], *g = gw + n * LANES;
+            LANE_LOOP acc[l] += a * g[l];
+        }
+        memcpy(gh + k * LANES, acc, sizeof(acc));
     }
 }
 
 /* gm_t[n][:] += sum_l gw[n][l] hpad[l][:] with hpad the block's hidden rows padded to n_pad (a multiple of
- * LANES) columns: the accumulator row stays in registers over the lanes */
+ * LANES) columns. Four weights at a time: four independent accumulator chains keep the FMA units busy (one
+ * chain would wait for each FMA's latency). */
 static void lanes_matrix_grad(const real *restrict gw, const real *restrict hpad, int64_t n_pad,
                               int64_t numel, int64_t rows, real *restrict gm_t) {
-    for (int64_t n = 0; n < numel; n++) {
-        const real *g = gw + n * LANES;
+    int64_t n = 0;
+    for (; n + 4 <= numel; n += 4)
         for (int64_t k0 = 0; k0 < n_pad; k0 += LANES) {
-            real *dst = gm_t + n * n_pad + k0, acc[LANES];
-            memcpy(acc, dst, sizeof(acc));
+            real a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};
+            const real *g = gw + n * LANES;
             for (int64_t l = 0; l < rows; l++) {
-                const real a = g[l], *h = hpad + l * n_pad + k0;
-                _Pragma("omp simd") for (int l2 = 0; l2 < LANES; l2++) acc[l2] += a * h[l2];
+                const real *h = hpad + l * n_pad + k0;
+                const real g0 = g[l], g1 = g[LANES + l], g2 = g[2 * LANES + l], g3 = g[3 * LANES + l];
+                _Pragma("omp simd") for (int c = 0; c < LANES; c++) {
+                    a0[c] += g0 * h[c];
+                    a1[c] += g1 * h[c];
+                    a2[c] += g2 * h[c];
+                    a3[c] += g3 * h[c];
+                }
             }
-            memcpy(dst, acc, sizeof(acc));
+            real *dst = gm_t + n * n_pad + k0;
+            _Pragma("omp simd") for (int c = 0; c < LANES; c++) {
+                dst[c] += a0[c];
+                dst[n_pad + c] += a1[c];
+                dst[2 * n_pad + c] += a2[c];
+                dst[3 * n_pad + c] += a3[c];
+            }
         }
-    }
+    for (; n < numel; n++)
+        for (int64_t k0 = 0; k0 < n_pad; k0 += LANES) {
+            real acc[LANES] = {0};
+            for (int64_t l = 0; l < rows; l++) {
+                const real a = gw[n * LANES + l], *h = hpad + l * n_pad + k0;
+                _Pragma("omp simd") for (int c = 0; c < LANES; c++) acc[c] += a * h[c];
+            }
+            real *dst = gm_t + n * n_pad + k0;
+            _Pragma("omp simd") for (int c = 0; c < LANES; c++) dst[c] += acc[c];
+        }
 }
 
 static void lanes_contract_y(const int64_t *p, const int32_t *cg_idx, const real *cg_val, const real *yb,
@@ -467,6 +500,15 @@ static void lanes_contract_x(const real *y_cg, const real *xb, int64_t mul, int6
         }
 }
 
+static int64_t path_numel(const int64_t *p, int64_t mul) { return p[F_MODE] == 1 ? mul : mul * p[F_MULOUT]; }
+
+/* the fused weights of one path, into their place in s->w */
+static void lanes_path_weights(const int64_t *p, int64_t mul, lanes_t *s) {
+    if (s->mlp)
+        lanes_fused_weights(s->h, s->mlp + p[F_WOFF], s->n_hidden, s->numel, path_numel(p, mul),
+                            s->w + p[F_WOFF] * LANES);
+}
+
 static void lanes_forward_block(const int64_t *meta, const int64_t *terms, const int64_t *paths,
                                 const int32_t *cg_idx, const real *cg_val, lanes_t *s) {
     memset(s->out, 0, sizeof(real) * LANES * meta[M_DIMOUT]);
@@ -475,6 +517,7 @@ static void lanes_forward_block(const int64_t *meta, const int64_t *terms, const
         const int64_t xoff = term[0], mul = term[1], d1 = term[2], d3 = p[F_D3], mo = p[F_MULOUT];
         real *out = s->out + p[F_OOFF] * LANES;
         const real *w = s->w + p[F_WOFF] * LANES;
+        lanes_path_weights(p, mul, s);
         lanes_contract_y(p, cg_idx, cg_val, s->y, d1, s->y_cg);
         lanes_contract_x(s->y_cg, s->x + xoff * LANES, mul, d1, d3, s->t);
         if (p[F_MODE] == 1) {
@@ -486,15 +529,16 @@ static void lanes_forward_block(const int64_t *meta, const int64_t *terms, const
                 }
             continue;
         }
-        for (int64_t v = 0; v < mo; v++)
-            for (int64_t k = 0; k < d3; k++) {
-                real acc[LANES] = {0};
-                for (int64_t u = 0; u < mul; u++) {
-                    const real *tk = s->t + (k * mul + u) * LANES, *wuv = w + (u * mo + v) * LANES;
-                    LANE_LOOP acc[l] += tk[l] * wuv[l];
+        /* out[v, k] += sum_u T[k, u] W[u, v]; v innermost: consecutive FMAs update different outputs, so
+         * none waits for the previous one's result */
+        for (int64_t k = 0; k < d3; k++)
+            for (int64_t u = 0; u < mul; u++) {
+                const real *tk = s->t + (k * mul + u) * LANES, *wu = w + u * mo * LANES;
+                for (int64_t v = 0; v < mo; v++) {
+                    const real *wuv = wu + v * LANES;
+                    real *o = out + (v * d3 + k) * LANES;
+                    LANE_LOOP o[l] += tk[l] * wuv[l];
                 }
-                real *o = out + (v * d3 + k) * LANES;
-                LANE_LOOP o[l] += acc[l];
             }
     }
 }
@@ -510,12 +554,11 @@ int tp_forward_lanes(int64_t rows, const int64_t *meta, const int64_t *terms, co
         const int64_t n = rows - r < LANES ? rows - r : LANES;
         lanes_load(x, src, r, dim1, n, s.x);
         lanes_load(y, NULL, r, dim2, n, s.y);
-        if (hidden) {
-            lanes_load(hidden, NULL, r, n_hidden, n, s.h);
-            lanes_fused_weights(s.h, mlp, n_hidden, numel, s.w);
-        } else {
+        s.mlp = mlp;
+        if (hidden)
+            lanes_load(hidden, NULL, r, n_hidden, n, s.h); /* weights made path by path */
+        else
             lanes_load(weight, NULL, r, numel, n, s.w);
-        }
         lanes_forward_block(meta, terms, paths, cg_idx, cg_val, &s);
         lanes_store(s.out, dim_out, n, out, dst, r);
     }
@@ -534,6 +577,7 @@ static void lanes_backward_block(const int64_t *meta, const int64_t *terms, cons
         const int64_t xoff = term[0], mul = term[1], d1 = term[2], d3 = p[F_D3], mo = p[F_MULOUT];
         const real *w = s->w + p[F_WOFF] * LANES, *g = s->g + p[F_OOFF] * LANES, *xb = s->x + xoff * LANES;
         real *gw = s->gw + p[F_WOFF] * LANES;
+        lanes_path_weights(p, mul, s);
         lanes_contract_y(p, cg_idx, cg_val, s->y, d1, s->y_cg);
         if (want_w) lanes_contract_x(s->y_cg, xb, mul, d1, d3, s->t);
         if (p[F_MODE] == 1) {
@@ -548,28 +592,32 @@ static void lanes_backward_block(const int64_t *meta, const int64_t *terms, cons
                         LANE_LOOP gwu[l] += gk[l] * tk[l];
                     }
                 }
-        } else {
-            for (int64_t u = 0; u < mul; u++)
-                for (int64_t k = 0; k < d3; k++) {
-                    real acc[LANES] = {0};
-                    const real *tk = s->t + (k * mul + u) * LANES;
-                    for (int64_t v = 0; v < mo; v++) {
-                        const real *gk = g + (v * d3 + k) * LANES, *wuv = w + (u * mo + v) * LANES;
-                        LANE_LOOP acc[l] += wuv[l] * gk[l];
-                        if (want_w) {
-                            real *gwuv = gw + (u * mo + v) * LANES;
+        } else { /* gt[k, u] = sum_v W[u, v] g[v, k] (u, k inner: no FMA waits for the previous one) */
+            memset(s->gt, 0, sizeof(real) * LANES * d3 * mul);
+            for (int64_t v = 0; v < mo; v++)
+                for (int64_t u = 0; u < mul; u++) {
+                    const real *wuv = w + (u * mo + v) * LANES;
+                    for (int64_t k = 0; k < d3; k++) {
+                        const real *gk = g + (v * d3 + k) * LANES;
+                        real *gt = s->gt + (k * mul + u) * LANES;
+                        LANE_LOOP gt[l] += wuv[l] * gk[l];
+                    }
+                    if (want_w) { /* gw[u, v] += sum_k T[k, u] g[v, k] */
+                        real *gwuv = gw + (u * mo + v) * LANES;
+                        for (int64_t k = 0; k < d3; k++) {
+                            const real *gk = g + (v * d3 + k) * LANES, *tk = s->t + (k * mul + u) * LANES;
                             LANE_LOOP gwuv[l] += tk[l] * gk[l];
                         }
                     }
-                    memcpy(s->gt + (k * mul + u) * LANES, acc, sizeof(acc));
                 }
         }
-        if (want_x)
-            for (int64_t u = 0; u < mul; u++)
-                for (int64_t i = 0; i < d1; i++) {
-                    real *gxi = s->gx + (xoff + u * d1 + i) * LANES;
-                    for (int64_t k = 0; k < d3; k++) {
-                        const real *a = s->y_cg + (i * d3 + k) * LANES, *gt = s->gt + (k * mul + u) * LANES;
+        if (want_x) /* gx[u, i] += sum_k Y[i, k] gt[k, u] */
+            for (int64_t k = 0; k < d3; k++)
+                for (int64_t u = 0; u < mul; u++) {
+                    const real *gt = s->gt + (k * mul + u) * LANES;
+                    for (int64_t i = 0; i < d1; i++) {
+                        const real *a = s->y_cg + (i * d3 + k) * LANES;
+                        real *gxi = s->gx + (xoff + u * d1 + i) * LANES;
                         LANE_LOOP gxi[l] += a[l] * gt[l];
                     }
                 }
@@ -607,12 +655,11 @@ int tp_backward_lanes(int64_t rows, const int64_t *meta, const int64_t *terms, c
         lanes_load(x, src, r, dim1, n, s.x);
         lanes_load(y, NULL, r, dim2, n, s.y);
         lanes_load(grad_out, dst, r, dim_out, n, s.g);
-        if (hidden) {
-            lanes_load(hidden, NULL, r, n_hidden, n, s.h);
-            lanes_fused_weights(s.h, mlp, n_hidden, numel, s.w);
-        } else {
+        s.mlp = hidden ? mlp : NULL;
+        if (hidden)
+            lanes_load(hidden, NULL, r, n_hidden, n, s.h); /* weights made path by path */
+        else
             lanes_load(weight, NULL, r, numel, n, s.w);
-        }
         lanes_backward_block(meta, terms, paths, cg_idx, cg_val, grad_x != NULL, grad_y != NULL, want_w, &s);
         if (grad_x) lanes_store(s.gx, dim1, n, grad_x, src, r);
         if (grad_y) lanes_store(s.gy, dim2, n, grad_y, NULL, r);
@@ -621,8 +668,9 @@ int tp_backward_lanes(int64_t rows, const int64_t *meta, const int64_t *terms, c
             continue;
         }
         if (grad_hidden) {
-            lanes_hidden_grad(s.gw, mlp, n_hidden, numel, s.h); /* s.h is reloaded per block */
-            lanes_store(s.h, n_hidden, n, grad_hidden, NULL, r);
+            memset(s.gh, 0, sizeof(real) * LANES * n_hidden);
+            lanes_hidden_grad(s.gw, mlp, n_hidden, numel, numel, s.gh);
+            lanes_store(s.gh, n_hidden, n, grad_hidden, NULL, r);
         }
         if (grad_mlp) { /* lanes >= n have a zero gw: only the n rows are summed */
             memset(s.hpad, 0, sizeof(real) * LANES * s.n_pad);
