@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,7 +33,7 @@ __all__ = ["NativeTensorProduct"]
 _LIBRARY = "tensor_product"
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
 _MIN_ROWS_PER_THREAD = 512
-_pools: dict[int, ThreadPoolExecutor] = {}
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 Fallback = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 Edges = tuple[torch.Tensor, torch.Tensor, int]  # (src, dst, num_nodes) of message passing
@@ -90,10 +91,10 @@ def _run(calls: list[Callable[[], int]]) -> None:
     if len(calls) == 1:
         codes = [calls[0]()]
     else:
-        pool = _pools.setdefault(
-            len(calls), ThreadPoolExecutor(len(calls), thread_name_prefix="e3lab-native")
-        )
-        codes = list(pool.map(lambda call: call(), calls))
+        key = (os.getpid(), len(calls))  # a forked child (data-loader worker) makes its own threads
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(len(calls), thread_name_prefix="e3lab-native")
+        codes = list(_pools[key].map(lambda call: call(), calls))
     if any(codes):
         raise MemoryError("e3lab native tensor product: could not allocate its scratch buffers")
 
