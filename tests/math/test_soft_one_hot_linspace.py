@@ -71,3 +71,22 @@ def test_unknown_basis() -> None:
 def test_bad_number() -> None:
     with pytest.raises(ValueError, match="number=0"):
         soft_one_hot_linspace(torch.zeros(3), 0.0, 1.0, 0, basis="cosine", cutoff=True)
+
+
+def test_smooth_finite_is_the_product_of_two_soft_steps_with_finite_derivatives(float64: None) -> None:
+    """The one-exponential form equals C u(1 + d) u(1 - d) (values and first two derivatives)."""
+    from e3lab.math import soft_unit_step
+    from e3lab.math._soft_one_hot_linspace import _SMOOTH_FINITE_SCALE
+
+    x = torch.cat([torch.linspace(-0.5, 2.5, 3001), torch.tensor([0.0, 1.0, 2.0, 1e-3, 2 - 1e-3])])
+    x.requires_grad_()
+    fast = soft_one_hot_linspace(x, 0.0, 2.0, 3, basis="smooth_finite", cutoff=True)
+    d = (x[:, None] - torch.tensor([0.5, 1.0, 1.5])) / 0.5
+    slow = _SMOOTH_FINITE_SCALE * soft_unit_step(d + 1) * soft_unit_step(1 - d)
+    assert (fast - slow).abs().max() < 1e-13
+    (grad_fast,) = torch.autograd.grad(fast.sum(), x, create_graph=True)
+    (grad_slow,) = torch.autograd.grad(slow.sum(), x, create_graph=True)
+    assert torch.isfinite(grad_fast).all() and (grad_fast - grad_slow).abs().max() < 1e-11
+    (second_fast,) = torch.autograd.grad(grad_fast.sum(), x)
+    (second_slow,) = torch.autograd.grad(grad_slow.sum(), x)
+    assert torch.isfinite(second_fast).all() and (second_fast - second_slow).abs().max() < 1e-9
