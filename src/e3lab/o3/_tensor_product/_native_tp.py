@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from e3lab._native import load_library, native_enabled
+from e3lab._native._memory import empty_on_huge_pages
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._tensor_product._instruction import Instruction
 from e3lab.o3._wigner_3j import wigner_3j
@@ -227,9 +228,9 @@ class NativeTensorProduct:
         src, dst, num_nodes = edges if edges is not None else (None, None, 0)
         ranges = _split(rows)
         if dst is None:
-            outs = [x.new_empty(rows, self.dim_out)]
+            outs = [empty_on_huge_pages(rows, self.dim_out, like=x)]
         else:  # one node accumulator per thread: rows of different threads may share a node
-            outs = [x.new_zeros(num_nodes, self.dim_out) for _ in ranges]
+            outs = [empty_on_huge_pages(num_nodes, self.dim_out, like=x).zero_() for _ in ranges]
         n_hidden = 0 if hidden is None else hidden.shape[1]
 
         def args(a: int, b: int, i: int) -> tuple:
@@ -259,10 +260,10 @@ class NativeTensorProduct:
         ranges = _split(rows)
         gxs = None
         if needs[0]:  # with src: one node accumulator per thread
-            gxs = [torch.empty_like(x)] if src is None else [torch.zeros_like(x) for _ in ranges]
-        gy = torch.empty_like(y) if needs[1] else None
-        gw = torch.empty_like(weight) if weight is not None and needs[2] else None
-        gh = torch.empty_like(hidden) if hidden is not None and needs[3] else None
+            gxs = [_empty_like(x)] if src is None else [_empty_like(x).zero_() for _ in ranges]
+        gy = _empty_like(y) if needs[1] else None
+        gw = _empty_like(weight) if weight is not None and needs[2] else None
+        gh = _empty_like(hidden) if hidden is not None and needs[3] else None
         gms = [torch.zeros_like(mlp) for _ in ranges] if mlp is not None and needs[4] else None
         n_hidden = 0 if hidden is None else hidden.shape[1]
 
@@ -277,6 +278,11 @@ class NativeTensorProduct:
 
         self._call("backward", x, numel, rows, args)
         return _sum(gxs), gy, gw, gh, _sum(gms)
+
+
+def _empty_like(t: torch.Tensor) -> torch.Tensor:
+    """A fresh gradient buffer shaped like ``t`` (2 MB pages when large: it is written once, all of it)."""
+    return empty_on_huge_pages(*t.shape, like=t)
 
 
 def _row(t: torch.Tensor | None, a: int) -> int | None:
