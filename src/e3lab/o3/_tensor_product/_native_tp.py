@@ -101,7 +101,7 @@ def _run(calls: list[Callable[[], int]]) -> None:
 
 
 class NativeTensorProduct:
-    """Tables of one tensor product for the C kernel, built from the fast kernel's path plans.
+    """One tensor product's tables for the C kernel (terms, paths, Clebsch-Gordan non-zeros).
 
     Use :meth:`supports` first; :meth:`apply` / :meth:`apply_fused` are differentiable.
     """
