@@ -181,7 +181,7 @@ class Convolution(torch.nn.Module):
         with record_function("radial_mlp"):
             hidden, matrix = self.fc.hidden_and_last_matrix(embedding)
         with record_function("tensor_product"):
-            if self.tp.native_applies(x, sh, hidden, matrix):  # gather, last layer, product, scatter in one
+            if self.tp.fused_convolution_applies(x, sh, hidden, matrix):  # gather, product, scatter in one
                 return self.tp.convolve(x, sh, hidden, matrix, src, dst, num_nodes) / self.num_neighbors**0.5
             summand = self.tp.forward_with_weight_matrix(x[src], sh, hidden, matrix)
         with record_function("scatter"):

@@ -13,6 +13,7 @@ from e3lab.o3._tensor_product._instruction import Instruction, build_instruction
 from e3lab.o3._tensor_product._kernel import TensorProductKernel
 from e3lab.o3._tensor_product._native_tp import NativeTensorProduct
 from e3lab.o3._tensor_product._reference import tensor_product_reference
+from e3lab.o3._tensor_product._triton_tp import TritonTensorProduct
 
 __all__ = ["TensorProduct"]
 
@@ -107,13 +108,12 @@ class TensorProduct(torch.nn.Module):
         self.kernel = TensorProductKernel(
             self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions, self.weight_numel
         )
-        self._native = (
-            NativeTensorProduct(self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions)
-            if NativeTensorProduct.supports(
-                self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions, self.shared_weights
-            )
-            else None
+        fusable = NativeTensorProduct.supports(
+            self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions, self.shared_weights
         )
+        layout = (self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions)
+        self._native = NativeTensorProduct(*layout) if fusable else None
+        self._triton = TritonTensorProduct(*layout) if fusable else None
         live = {p.i_out for group in self.kernel.groups for p in group}
         mask = [torch.full((mul_ir.dim,), float(i in live)) for i, mul_ir in enumerate(self.irreps_out)]
         self.register_buffer("output_mask", torch.cat(mask) if mask else torch.ones(0))
@@ -187,6 +187,8 @@ class TensorProduct(torch.nn.Module):
         w2 = weight.expand(*batch, weight.shape[-1]).reshape(z, weight.shape[-1]) if per_sample else weight
         if self.native_applies(x2, y2, w2):
             out = self._native.apply(x2, y2, w2, self._per_sample_kernel)
+        elif self.triton_applies(x2, y2, w2):
+            out = self._triton.apply(x2, y2, w2, self._per_sample_kernel)
         elif not self._fast():
             out = self._reference(x2, y2, w2, not per_sample)
         else:
@@ -227,7 +229,8 @@ class TensorProduct(torch.nn.Module):
         ``matrix`` (``W``): ``[H, weight_numel]``, ``edge_src``, ``edge_dst``: integer ``[E]``
         -> ``[num_nodes, irreps_out.dim]``.
         The message-passing step of a point convolution. On the native CPU path it is one fused kernel:
-        the gathered ``x[edge_src]``, the per-edge weights and the per-edge products are never stored.
+        the gathered ``x[edge_src]``, the per-edge weights and the per-edge products are never stored. On the
+        Triton GPU path the weights are one matrix product and the gather, product and scatter one kernel.
         """
         for name, index, size in (("edge_src", edge_src, x.shape[0]), ("edge_dst", edge_dst, num_nodes)):
             if index.shape != (y.shape[0],) or index.dtype.is_floating_point:
@@ -241,6 +244,11 @@ class TensorProduct(torch.nn.Module):
             self._check_inputs(x, y, matrix)
             edges = (edge_src, edge_dst, num_nodes)
             return self._native.apply_fused(x, y, features, matrix, self._per_sample_kernel, edges)
+        if x.dim() == 2 and features.dim() == 2 and self.triton_applies(x, y, features, matrix):
+            self._check_matrix(features, matrix)
+            self._check_inputs(x, y, matrix)
+            edges = (edge_src, edge_dst, num_nodes)
+            return self._triton.apply(x, y, features @ matrix, self._per_sample_kernel, edges)
         summand = self.forward_with_weight_matrix(x[edge_src], y, features, matrix)
         return summand.new_zeros(num_nodes, summand.shape[-1]).index_add(0, edge_dst.long(), summand)
 
@@ -256,6 +264,14 @@ class TensorProduct(torch.nn.Module):
     def native_applies(self, *tensors: torch.Tensor) -> bool:
         """Whether inputs like ``tensors`` take the native CPU kernel (structure, switches, device, dtype)."""
         return self._fast() and self._native is not None and NativeTensorProduct.usable(*tensors)
+
+    def triton_applies(self, *tensors: torch.Tensor) -> bool:
+        """Whether inputs like ``tensors`` take the Triton GPU kernels (structure, switches, device)."""
+        return self._fast() and self._triton is not None and TritonTensorProduct.usable(*tensors)
+
+    def fused_convolution_applies(self, *tensors: torch.Tensor) -> bool:
+        """Whether :meth:`convolve` is one fused kernel for inputs like ``tensors`` (native or Triton)."""
+        return self.native_applies(*tensors) or self.triton_applies(*tensors)
 
     def _fast(self) -> bool:
         return fast_paths_enabled() if self.fast_path is None else self.fast_path

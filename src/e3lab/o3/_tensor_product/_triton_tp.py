@@ -1,0 +1,286 @@
+"""The Triton GPU path of :class:`TensorProduct` for the convolution shape (kernels: :mod:`._triton_source`).
+
+It serves what the native CPU kernel serves (per-sample weights, weighted ``uvw``/``uvu`` paths, a second
+operand of multiplicity-one terms such as spherical harmonics), on CUDA tensors. One kernel computes the
+forward of every path for a block of rows, one the backward (recomputing the per-path products instead of
+storing them). With ``edges`` it also gathers ``x[src]`` and sums into ``dst`` (atomic adds), so the gathered
+inputs and the per-edge outputs of a convolution are never written to memory.
+
+The kernel source is generated per tensor product (its Clebsch-Gordan non-zeros as constants), written once
+into ``E3LAB_CACHE_DIR/triton`` (default ``~/.cache/e3lab/triton``) and imported; Triton compiles it at the
+first call and autotunes the block sizes per size class of the row count.
+
+``E3LAB_TRITON`` (or :func:`set_triton`): ``1`` (default) uses it for CUDA tensors when Triton is importable,
+``0`` never, ``interpret`` also for CPU tensors through Triton's interpreter (slow; tests without a GPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from e3lab.o3._irreps import Irreps
+from e3lab.o3._tensor_product._instruction import Instruction
+from e3lab.o3._tensor_product._native_tp import Edges, Fallback, _differentiable_grads, _live_paths
+from e3lab.o3._tensor_product._triton_source import KernelSpec, PathSpec, TermSpec, module_source
+from e3lab.o3._wigner_3j import wigner_3j
+
+__all__ = ["TritonTensorProduct", "set_triton", "triton_mode"]
+
+ENV_SWITCH = "E3LAB_TRITON"
+_MODES = ("1", "0", "interpret")
+_state = {"mode": os.environ.get(ENV_SWITCH, "1").strip().lower()}
+_DTYPES = (torch.float32, torch.float64)
+_modules: dict[tuple[str, bool], ModuleType] = {}
+
+
+def set_triton(mode: bool | str) -> None:
+    """``True``/``"1"``: Triton kernels for CUDA tensors (default); ``False``/``"0"``: never; ``"interpret"``:
+    also for CPU tensors, through Triton's interpreter (for testing the kernels without a GPU)."""
+    value = {True: "1", False: "0"}.get(mode, mode) if isinstance(mode, bool) else str(mode).lower()
+    if value not in _MODES:
+        raise ValueError(f"set_triton expects True, False or 'interpret', got {mode!r}")
+    _state["mode"] = value
+    if value == "interpret" and "triton" not in sys.modules:
+        os.environ["TRITON_INTERPRET"] = "1"  # Triton reads it when it and its kernels are defined
+
+
+def triton_mode() -> str:
+    """``"1"``, ``"0"`` or ``"interpret"`` (see :func:`set_triton`); an unknown ``E3LAB_TRITON`` raises."""
+    if _state["mode"] not in _MODES:
+        raise ValueError(f"{ENV_SWITCH}={_state['mode']!r}: use 1, 0 or interpret")
+    return _state["mode"]
+
+
+def _triton_importable() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def _spec(
+    irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps, instructions: list[Instruction]
+) -> KernelSpec:
+    def terms(irreps: Irreps) -> tuple[TermSpec, ...]:
+        out, offset = [], 0
+        for mul_ir in irreps:
+            out.append(TermSpec(offset, mul_ir.mul, mul_ir.ir.dim))
+            offset += mul_ir.dim
+        return tuple(out)
+
+    y_terms = terms(irreps_in2)
+    paths = []
+    for ins, weight_start in _live_paths(irreps_in1, irreps_in2, irreps_out, instructions):
+        ir1, ir2, ir_out = irreps_in1[ins.i_in1].ir, irreps_in2[ins.i_in2].ir, irreps_out[ins.i_out].ir
+        cg = wigner_3j(ir1.l, ir2.l, ir_out.l, dtype=torch.float64) * ins.path_weight
+        nonzero = tuple((i, j, k, float(cg[i, j, k])) for i, j, k in cg.nonzero().tolist())
+        paths.append(
+            PathSpec(
+                ins.i_in1,
+                ins.i_out,
+                y_terms[ins.i_in2].offset,
+                weight_start,
+                ins.connection_mode == "uvw",
+                nonzero,
+            )
+        )
+    weight_numel = sum(int(torch.Size(ins.path_shape).numel()) for ins in instructions if ins.has_weight)
+    return KernelSpec(
+        terms(irreps_in1), terms(irreps_out), tuple(paths), irreps_in1.dim, irreps_in2.dim, irreps_out.dim,
+        weight_numel,
+    )  # fmt: skip
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("E3LAB_CACHE_DIR") or Path.home() / ".cache" / "e3lab"
+    return Path(root) / "triton"
+
+
+def _load_module(source: str) -> ModuleType:
+    """Write ``source`` under the cache folder (once, atomically) and import it."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    if digest not in _modules:
+        folder = _cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"tp_{digest}.py"
+        if not path.exists():
+            with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
+                f.write(source)
+            os.replace(f.name, path)
+        module_spec = importlib.util.spec_from_file_location(f"e3lab_triton_tp_{digest}", path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        _modules[digest] = module
+    return _modules[digest]
+
+
+def _interpreted() -> bool:
+    """Whether Triton runs kernels in its interpreter; ``interpret`` mode needs it (set before import)."""
+    import triton
+
+    interpreted = bool(triton.knobs.runtime.interpret)
+    if triton_mode() == "interpret" and not interpreted:
+        raise RuntimeError(
+            f"{ENV_SWITCH}=interpret needs Triton's interpreter: set TRITON_INTERPRET=1 before triton is "
+            "imported (set_triton('interpret') does it when triton is not imported yet)"
+        )
+    return interpreted
+
+
+def _configs(spec: KernelSpec) -> list[tuple[int, int, int]]:
+    """Candidate ``(BLOCK_E, BC, num_warps)``: tiles of a few hundred to a few thousand elements."""
+    if spec.blocked:
+        widest = 1 << max(0, (spec.max_mul - 1).bit_length())
+        shapes = [(8, 32), (16, 32), (4, 64), (32, 16), (16, 16)]
+        return sorted({(max(1, e * c // min(c, widest)), min(c, widest), 4) for e, c in shapes})
+    cube = spec.u_pad * spec.w_pad
+    blocks = sorted({max(1, min(128, n // cube)) for n in (1024, 2048, 4096, 8192)})
+    return [(b, 1, 4 if b * cube <= 4096 else 8) for b in blocks]
+
+
+class TritonTensorProduct:
+    """One tensor product's generated Triton kernels; :meth:`apply` is differentiable."""
+
+    def __init__(
+        self, irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps, instructions: list[Instruction]
+    ) -> None:
+        self.spec = _spec(irreps_in1, irreps_in2, irreps_out, instructions)
+        self._kernels: tuple | None = None
+
+    @staticmethod
+    def usable(*tensors: torch.Tensor) -> bool:
+        """Whether these inputs may take the Triton path now (see the module docstring), rows > 0."""
+        mode = triton_mode()
+        devices = ("cuda", "cpu") if mode == "interpret" else ("cuda",)
+        return (
+            mode != "0"
+            and not torch.compiler.is_compiling()
+            and all(t.device.type in devices and t.dtype in _DTYPES for t in tensors)
+            and tensors[0].shape[0] > 0
+            and _triton_importable()
+        )
+
+    def apply(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        weight: torch.Tensor,
+        fallback: Fallback,
+        edges: Edges | None = None,
+    ) -> torch.Tensor:
+        """``x: [Z, in1.dim]`` (or nodes ``[N, in1.dim]`` with ``edges``), ``y: [Z, in2.dim]``,
+        ``weight: [Z, weight_numel]`` -> ``[Z, out.dim]``, or with ``edges = (src, dst, num_nodes)`` the sum
+        of row ``e``'s product (of ``x[src[e]]``) into node ``dst[e]``: ``[num_nodes, out.dim]``.
+
+        ``fallback(x, y, weight)``: the differentiable PyTorch kernel, used for ``create_graph`` backwards.
+        """
+        return _TritonFunction.apply(x, y, weight, edges, self, fallback)
+
+    def kernels(self) -> tuple:
+        """``(forward, backward)``: the generated kernels, autotuned on a GPU (one config interpreted)."""
+        if self._kernels is None:
+            import triton
+
+            module = _load_module(module_source(self.spec))
+            if _interpreted():
+                self._kernels = (module.forward, module.backward)
+            else:
+                configs = [
+                    triton.Config({"BLOCK_E": e, "BC": c}, num_warps=w) for e, c, w in _configs(self.spec)
+                ]
+                keys = ["rows_bucket", "GATHER", "SCATTER"]
+                forward = triton.autotune(configs, key=keys, reset_to_zero=["out_ptr"])(module.forward)
+                backward = triton.autotune(
+                    configs, key=[*keys, "NEED_X", "NEED_Y", "NEED_W"], reset_to_zero=["gx_ptr", "gy_ptr"]
+                )(module.backward)
+                self._kernels = (forward, backward)
+        return self._kernels
+
+    def _launch(self, kernel, rows: int, *args, **flags) -> None:
+        spec = self.spec
+        if _interpreted():
+            block_e, block_c, _ = _configs(spec)[0]
+            grid = (-(-rows // block_e), -(-spec.max_mul // block_c) if spec.blocked else 1)
+            kernel[grid](*args, rows, rows.bit_length(), BLOCK_E=block_e, BC=block_c, **flags)
+            return
+
+        def grid(meta: dict) -> tuple[int, int]:
+            blocks = -(-spec.max_mul // meta["BC"]) if spec.blocked else 1
+            return (-(-rows // meta["BLOCK_E"]), blocks)
+
+        kernel[grid](*args, rows, rows.bit_length(), **flags)
+
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, edges: Edges | None
+    ) -> torch.Tensor:
+        """The product (no autograd): ``[Z, out.dim]``, or ``[num_nodes, out.dim]`` with ``edges``."""
+        rows = y.shape[0]
+        src, dst, num_nodes = edges if edges is not None else (y, y, rows)
+        complete = self.spec.used_outs == set(range(len(self.spec.outs)))
+        zeros = edges is not None or not complete
+        out = (torch.zeros if zeros else torch.empty)(
+            num_nodes, self.spec.dim_out, dtype=x.dtype, device=x.device
+        )
+        forward, _ = self.kernels()
+        flags = {"GATHER": edges is not None, "SCATTER": edges is not None}
+        self._launch(forward, rows, x, y, weight, out, src, dst, **flags)
+        return out
+
+    def backward(
+        self,
+        grad_out: torch.Tensor,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        weight: torch.Tensor,
+        needs: tuple[bool, bool, bool],
+        edges: Edges | None,
+    ) -> tuple[torch.Tensor | None, ...]:
+        """Gradients for ``(x, y, weight)``, ``None`` where ``needs`` says not wanted."""
+        rows = y.shape[0]
+        src, dst, _ = edges if edges is not None else (y, y, rows)
+        all_terms = self.spec.used_terms == set(range(len(self.spec.terms)))
+        all_y = self.spec.used_y == set(range(self.spec.dim2))
+        gx = (
+            (torch.zeros_like if edges is not None or not all_terms else torch.empty_like)(x)
+            if needs[0]
+            else None
+        )
+        gy = (
+            (torch.zeros_like if self.spec.blocked or not all_y else torch.empty_like)(y)
+            if needs[1]
+            else None
+        )
+        gw = torch.empty_like(weight) if needs[2] else None
+        _, backward = self.kernels()
+        flags = {"GATHER": edges is not None, "SCATTER": edges is not None}
+        flags |= {"NEED_X": needs[0], "NEED_Y": needs[1], "NEED_W": needs[2]}
+        buffers = [g if g is not None else x for g in (gx, gy, gw)]
+        self._launch(backward, rows, x, y, weight, grad_out, *buffers, src, dst, **flags)
+        return gx, gy, gw
+
+
+class _TritonFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, y, weight, edges, kernels: TritonTensorProduct, fallback: Fallback):
+        x, y, weight = x.contiguous(), y.contiguous(), weight.contiguous()
+        if edges is not None:
+            edges = (edges[0].long().contiguous(), edges[1].long().contiguous(), int(edges[2]))
+        ctx.kernels, ctx.fallback, ctx.edges = kernels, fallback, edges
+        ctx.save_for_backward(x, y, weight)
+        return kernels.forward(x, y, weight, edges)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        x, y, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable recomputation
+            inputs = (x, y, weight, None, None)
+            grads = _differentiable_grads(ctx.fallback, grad_out, inputs, (*needs, False, False), ctx.edges)
+            return (*grads[:3], None, None, None)
+        grads = ctx.kernels.backward(grad_out.contiguous(), x, y, weight, needs, ctx.edges)
+        return (*grads, None, None, None)
