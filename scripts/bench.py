@@ -13,6 +13,9 @@ Cases (CPU sizes; ``--device cuda`` uses the issue's GPU sizes, ``--scale`` mult
   tp_uvu    uvu 64x0e+64x1o+64x2e x 0e+1o+2e+3o -> all l <= 2, per-edge weights 20k edges (200k)
   conv_*    the seed convolution layer: radius graph, SH, radial embedding, MLP, TP, scatter (1k, 10k nodes;
             100k on GPU), timed from positions to node outputs
+  conv_*_graph  the issue's GPU layer on a random graph of degree 32, timed from positions (edge SH, radial
+            embedding, MLP 10-64-weights, TP, scatter): seed FCTP (2k nodes; 50k = 1.6M edges on GPU) and
+            channelwise 32x(0e+1o+2e) x SH lmax 3 (1k nodes; 20k = 640k edges); cueq = its TP in the pipeline
   sh_l2/6   spherical harmonics of 50k vectors (500k)
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` above the inputs; on CPU the allocator events of
 ``torch.profiler(profile_memory=True)`` during one forward+backward, summed in time order (peak of live bytes
@@ -50,6 +53,8 @@ SIZES = {  # case -> (CPU size, GPU size): edges, nodes or vectors
     "tp_uvu": (20_000, 200_000),
     "conv_1k": (1_000, 100_000),
     "conv_10k": (10_000, 300_000),
+    "conv_seed_graph": (2_000, 50_000),
+    "conv_uvu_graph": (1_000, 20_000),
     "sh_l2": (50_000, 500_000),
     "sh_l6": (50_000, 500_000),
 }
@@ -60,6 +65,8 @@ GOALS = {
     "tp_uvu": (5, 2),
     "conv_1k": (5, 2),
     "conv_10k": (5, 2),
+    "conv_seed_graph": (3, None),
+    "conv_uvu_graph": (3, None),
 }
 RATIO_COLUMNS = [f"x vs {peer}" for peer in PEERS]
 

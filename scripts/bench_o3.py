@@ -17,6 +17,7 @@ from types import ModuleType
 
 import torch
 
+from e3lab import math as lab_math
 from e3lab import nn as lab_nn
 from e3lab import o3 as lab_o3
 from e3lab.graph import radius_graph
@@ -32,9 +33,11 @@ CONV_RADIUS, CONV_NEIGHBORS = 1.5, 16.0
 Built = tuple[Callable[[], object], Callable[[], object], int] | str
 
 
-def _uvu_instructions(o3: ModuleType) -> tuple[str, list[tuple]]:
-    """Channelwise paths of ``UVU_IRREPS`` into every output irrep with ``l <= 2``, one output term each."""
-    in1, in2 = o3.Irreps(UVU_IRREPS[0]), o3.Irreps(UVU_IRREPS[1])
+def _uvu_instructions(
+    o3: ModuleType, irreps_in1: object = UVU_IRREPS[0], irreps_in2: object = UVU_IRREPS[1]
+) -> tuple[str, list[tuple]]:
+    """Channelwise paths of ``irreps_in1 x irreps_in2`` into each output irrep of ``l <= 2``, a term each."""
+    in1, in2 = o3.Irreps(irreps_in1), o3.Irreps(irreps_in2)
     out, instructions = [], []
     for i1, (mul, ir1) in enumerate(in1):
         for i2, (_, ir2) in enumerate(in2):
@@ -171,6 +174,93 @@ def _conv_case(impl: str, nodes: int, device: torch.device) -> Built:
     return (*_stepper(lambda: conv(x, pos, graph(pos.detach())), [x, pos, *params]), edges)
 
 
+GRAPH_DEGREE, GRAPH_HIDDEN = 32, 64
+CHANNELWISE_IRREPS = ("32x0e + 32x1o + 32x2e", 3)  # node irreps, lmax of the edge spherical harmonics
+
+
+class _GraphConvolution(torch.nn.Module):
+    """The issue's GPU layer: edge SH, radial embedding, MLP (10-64-weights), TP(x[src], sh, w), scatter.
+
+    ``case``: ``conv_seed_graph`` (the seed FCTP, SH lmax 2) or ``conv_uvu_graph`` (channelwise ``uvu`` of
+    ``CHANNELWISE_IRREPS`` into every output with l <= 2). e3lab sums with ``TensorProduct.convolve`` (fused
+    on its native and Triton paths); e3nn, e3nn-compiled (TP under torch.compile) and cueq (cuEquivariance's
+    TP) with ``x[src]`` and ``index_add``. The MLP is e3lab's for e3lab, e3nn's for the peers.
+    """
+
+    def __init__(self, impl: str, case: str, device: torch.device) -> None:
+        super().__init__()
+        self.impl = impl
+        lab = impl.startswith("e3lab")
+        o3 = lab_o3 if lab else _e3nn().o3
+        if case == "conv_seed_graph":
+            irreps_in, lmax, irreps_out = SEED_IRREPS[0], 2, SEED_IRREPS[2]
+        else:
+            irreps_in, lmax = CHANNELWISE_IRREPS
+        self.irreps_sh = o3.Irreps.spherical_harmonics(lmax)
+        if impl == "cueq":
+            import cuequivariance as cue
+            import cuequivariance_torch as cuet
+
+            irreps = [cue.Irreps("O3", str(s)) for s in (irreps_in, self.irreps_sh)]
+            kw = dict(layout=cue.mul_ir, shared_weights=False, internal_weights=False, device=device)
+            if case == "conv_seed_graph":
+                tp = cuet.FullyConnectedTensorProduct(*irreps, cue.Irreps("O3", irreps_out), **kw)
+            else:
+                tp = cuet.ChannelWiseTensorProduct(
+                    *irreps, filter_irreps_out=cue.Irreps("O3", "0e+0o+1o+1e+2e+2o"), **kw
+                )
+            self.dim_out = tp.irreps_out.dim
+        elif case == "conv_seed_graph":
+            tp = o3.FullyConnectedTensorProduct(irreps_in, self.irreps_sh, irreps_out, shared_weights=False)
+        else:
+            out, instructions = _uvu_instructions(o3, irreps_in, self.irreps_sh)
+            tp = o3.TensorProduct(
+                irreps_in, self.irreps_sh, out, instructions, shared_weights=False, internal_weights=False
+            )
+        self.dim_out = self.dim_out if impl == "cueq" else tp.irreps_out.dim
+        self.tp = torch.compile(tp) if impl == "e3nn-compiled" else tp
+        sizes = [10, GRAPH_HIDDEN, tp.weight_numel]
+        self.fc = (
+            lab_nn.FullyConnectedNet(sizes, torch.nn.functional.silu)
+            if lab
+            else _e3nn().nn.FullyConnectedNet(sizes, torch.nn.functional.silu)
+        )
+        self.math = lab_math if lab else _e3nn().math
+        self.o3 = o3
+
+    def forward(
+        self, x: torch.Tensor, pos: torch.Tensor, src: torch.Tensor, dst: torch.Tensor
+    ) -> torch.Tensor:
+        vec = pos[dst] - pos[src]
+        sh = self.o3.spherical_harmonics(self.irreps_sh, vec, True, normalization="component")
+        emb = self.math.soft_one_hot_linspace(
+            vec.norm(dim=1), 0.0, 2.0, 10, basis="smooth_finite", cutoff=True
+        )
+        if self.impl.startswith("e3lab"):
+            hidden, matrix = self.fc.hidden_and_last_matrix(emb * 10**0.5)
+            out = self.tp.convolve(x, sh, hidden, matrix, src, dst, x.shape[0])
+        else:
+            summand = self.tp(x[src], sh, self.fc(emb * 10**0.5))
+            out = x.new_zeros(x.shape[0], self.dim_out).index_add(0, dst, summand)
+        return out / GRAPH_DEGREE**0.5
+
+
+def _graph_conv_case(impl: str, case: str, nodes: int, device: torch.device) -> Built:
+    if impl == "e3lab-compiled":
+        return "the fused convolve path does not use the compiled kernel"
+    if impl == "cueq" and importlib.util.find_spec("cuequivariance_torch") is None:
+        return "cuequivariance_torch not importable"
+    gen = torch.Generator(device=device).manual_seed(0)
+    conv = _GraphConvolution(impl, case, device).to(device)
+    irreps_in = SEED_IRREPS[0] if case == "conv_seed_graph" else CHANNELWISE_IRREPS[0]
+    pos = torch.rand(nodes, 3, generator=gen, device=device).requires_grad_()
+    x = torch.randn(nodes, lab_o3.Irreps(irreps_in).dim, generator=gen, device=device, requires_grad=True)
+    dst = torch.arange(nodes, device=device).repeat_interleave(GRAPH_DEGREE)
+    src = torch.randint(0, nodes, (nodes * GRAPH_DEGREE,), generator=gen, device=device)
+    params = [p for p in conv.parameters() if p.requires_grad]
+    return (*_stepper(lambda: conv(x, pos, src, dst), [x, pos, *params]), int(src.numel()))
+
+
 def _sh_case(impl: str, lmax: int, size: int, device: torch.device) -> Built:
     if impl == "cueq":
         return "no cuEquivariance spherical harmonics wired (TP cases only)"
@@ -192,6 +282,8 @@ def build_case(impl: str, case: str, size: int, device: torch.device) -> Built:
         return "e3nn not importable"
     if case.startswith("tp_"):
         return _tp_case(impl, case, size, device)
+    if case.endswith("_graph"):
+        return _graph_conv_case(impl, case, size, device)
     if case.startswith("conv_"):
         return _conv_case(impl, size, device)
     if case.startswith("sh_l"):
