@@ -277,7 +277,9 @@ def main(argv: list[str] | None = None) -> dict:
     for name in names:
         size = max(1, int(SIZES[name][device.type == "cuda"] * args.scale))
         print(f"case {name} ({size})", flush=True)
-        rows += _run_case(name, size, device, impl_names, args)
+        case_rows = _run_case(name, size, device, impl_names, args)
+        print("\n".join(markdown_table(case_rows).splitlines()[2:]), flush=True)  # in case a later one dies
+        rows += case_rows
     table = markdown_table(rows)
     print(table)
     out = Path(args.out_dir)

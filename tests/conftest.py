@@ -16,6 +16,11 @@ os.environ.setdefault("WANDB_SILENT", "true")
 # they gain (measured: gradcheck 42 s with 2 threads, 3 s with 1). Subprocess tests set their own.
 torch.set_num_threads(1)
 
+# Without a GPU, the Triton kernels' tests run in Triton's interpreter, which must be chosen before triton is
+# imported (tests/o3/test_tensor_product_triton.py).
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 
 @contextmanager
 def default_dtype(dtype: torch.dtype) -> Iterator[None]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import torch
+from tests.o3.products import fusable_cases
 
 from e3lab._native import native_status
 from e3lab.o3 import FullyConnectedTensorProduct, TensorProduct, rand_matrix, set_native
@@ -16,51 +17,7 @@ from e3lab.o3._tensor_product._native_tp import NativeTensorProduct, _NativeFunc
 VARIANTS = ("", "_lanes")  # row kernel, lane kernel
 
 
-def _uvu(in1: str, in2: str, lmax: int) -> TensorProduct:
-    """Channelwise product into every output irrep with l <= lmax, one output term per path."""
-    from e3lab.o3 import Irreps
-
-    irreps1, irreps2 = Irreps(in1), Irreps(in2)
-    out, instructions = [], []
-    for i1, (mul, ir1) in enumerate(irreps1):
-        for i2, (_, ir2) in enumerate(irreps2):
-            for ir in ir1 * ir2:
-                if ir.l <= lmax:
-                    instructions.append((i1, i2, len(out), "uvu", True))
-                    out.append(f"{mul}x{ir}")
-    return TensorProduct(in1, in2, " + ".join(out), instructions, shared_weights=False)
-
-
-def _cases() -> list[tuple[str, TensorProduct]]:
-    return [
-        (
-            "seed",
-            FullyConnectedTensorProduct(
-                "10x0e + 10x1e", "0e + 1o + 2e", "20x0e + 10x1e", shared_weights=False
-            ),
-        ),
-        (
-            "mixed",
-            FullyConnectedTensorProduct(
-                "3x0e + 2x1o + 4x2e", "0e + 1o + 2e + 3o", "2x0e + 3x1o + 2x2e + 1x1e", shared_weights=False
-            ),
-        ),
-        ("uvu", _uvu("5x0e + 5x1o + 5x2e", "0e + 1o + 2e + 3o", lmax=2)),
-        (
-            "norm",
-            FullyConnectedTensorProduct(
-                "4x1o",
-                "1o + 2e",
-                "3x0e + 2x1e",
-                shared_weights=False,
-                irrep_normalization="norm",
-                path_normalization="path",
-            ),
-        ),
-    ]
-
-
-CASES = _cases()
+CASES = fusable_cases()
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ weights (``w * g_k``, or ``sum_w w[u, w] g_k[w]``): ``grad w = sum_k t_k g_k`` (
 
 ``GATHER`` reads ``x`` at rows ``src[e]`` (a node array) and ``SCATTER`` sums the output into rows
 ``dst[e]`` with atomic adds: the message passing of a convolution, with no per-edge ``x`` or output stored.
+Where all rows of a block share their target (edges sorted by target), the block sums its rows first and
+adds once per channel.
 """
 
 from __future__ import annotations
@@ -230,6 +232,12 @@ _BACKWARD_SIGNATURE = (
 def forward_source(spec: KernelSpec) -> str:
     """The ``forward`` kernel: ``out[orow] (+)= TP(x[xrow], y, w)`` for the program's rows and channels."""
     lines = [_FORWARD_SIGNATURE, *_prologue(spec)]
+    lines += [  # rows sorted by target (radius graphs) mostly share one target within a block
+        "    if SCATTER:",
+        "        first = tl.load(dst_ptr + tl.program_id(0).to(tl.int64) * BLOCK_E).to(tl.int64)",
+        "        same = tl.where(rm, orow, first)",
+        "        uniform = (tl.min(same, axis=0) == first) & (tl.max(same, axis=0) == first)",
+    ]
     emit = _Emitter(spec, lines)
     for out in sorted(spec.used_outs):
         o = spec.outs[out]
@@ -247,9 +255,14 @@ def forward_source(spec: KernelSpec) -> str:
             if value is None:
                 continue
             pointer, mask = emit.out_pointer(out, k, "out_ptr")
+            node_pointer = f"out_ptr + first * {spec.dim_out} + {o.offset + k} + cw * {o.dim}"
             lines += [
                 "    if SCATTER:",
-                f"        tl.atomic_add({pointer}, {value}, mask={mask}, sem='relaxed')",
+                "        if uniform:  # one target node: sum the rows first, one atomic add per channel",
+                f"            tl.atomic_add({node_pointer}, tl.sum({value}, axis=0), mask=cw < {o.mul}, "
+                "sem='relaxed')",
+                "        else:",
+                f"            tl.atomic_add({pointer}, {value}, mask={mask}, sem='relaxed')",
                 "    else:",
                 f"        tl.store({pointer}, {value}, mask={mask})",
             ]
