@@ -113,7 +113,8 @@ class TensorProduct(torch.nn.Module):
         )
         layout = (self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions)
         self._native = NativeTensorProduct(*layout) if fusable else None
-        self._triton = TritonTensorProduct(*layout) if fusable else None
+        triton_kernels = TritonTensorProduct(*layout) if fusable else None
+        self._triton = triton_kernels if triton_kernels is not None and triton_kernels.compact else None
         live = {p.i_out for group in self.kernel.groups for p in group}
         mask = [torch.full((mul_ir.dim,), float(i in live)) for i, mul_ir in enumerate(self.irreps_out)]
         self.register_buffer("output_mask", torch.cat(mask) if mask else torch.ones(0))

@@ -1,17 +1,24 @@
 """Source text of the Triton kernels of :mod:`._triton_tp`, generated for one tensor product.
 
 The Clebsch-Gordan non-zeros, offsets and multiplicities are written into the kernel as constants, so every
-loop over paths, components and non-zeros is unrolled at generation time. A program owns ``BLOCK_E`` rows
-and a block of channels; its tiles are ``[BLOCK_E, channels]`` (``[BLOCK_E, u, w]`` for a ``uvw`` weight).
+loop over paths, components, non-zeros (and ``uvw`` input channels) is unrolled at generation time. A program
+owns ``BLOCK_E`` rows. Its values are tiles ``[BLOCK_E, channels]`` or columns ``[BLOCK_E, 1]`` (one value
+per row); ``y`` is read as columns, once.
 
-Per path ``x (x) y -> out`` with non-zeros ``c_ijk``:
+Per path ``x (x) y -> out`` with non-zeros ``c_ijk`` and ``ys_ik = sum_j c_ijk y_j`` (columns):
 
-- ``t_k = sum_i x_i * (sum_j c_ijk y_j)`` (``[BLOCK_E, u]``; the ``y`` sums are per row only);
-- ``uvu``: ``out_k += w * t_k``; ``uvw``: ``out_k[w] += sum_u w[u, w] t_k[u]``.
+- ``uvu``: tiles over the shared channel ``u``: ``t_k = sum_i x_i ys_ik`` and ``out_k += w * t_k``;
+- ``uvw``: per input channel ``u`` (unrolled), columns ``t_uk = sum_i x_ui ys_ik`` and, over the output
+  channels, ``out_k += w[u, :] * t_uk``: weight rows are read contiguously and nothing is reduced.
 
-The backward recomputes ``t_k``; with ``g_k`` the output gradient and ``s_k`` its pull-back through the
-weights (``w * g_k``, or ``sum_w w[u, w] g_k[w]``): ``grad w = sum_k t_k g_k`` (an outer product for
-``uvw``), ``grad x_i += sum_k s_k (sum_j c_ijk y_j)`` and ``grad y_j += sum_u sum_ik c_ijk x_i s_k``.
+The backward recomputes ``t``; with ``g_k`` the output-gradient tiles and ``s`` their pull-back through the
+weights (``uvu``: ``s_k = w * g_k``; ``uvw``: ``s_uk = sum_w w[u, w] g_k[w]``, a row reduction):
+``grad w = sum_k t_k g_k`` (``uvw``: row ``u`` is ``sum_k t_uk g_k``), ``grad x_i += sum_k s_k ys_ik`` and
+``grad y_j += sum_u sum_ik c_ijk x_i s_k``.
+
+Products whose paths are all ``uvu`` are *blocked*: channels are independent, so grid axis 1 splits them
+into blocks of ``BC`` (every tile is ``[BLOCK_E, BC]``). Otherwise a tile spans a term's channels, padded to
+a power of two.
 
 ``GATHER`` reads ``x`` at rows ``src[e]`` (a node array) and ``SCATTER`` sums the output into rows
 ``dst[e]`` with atomic adds: the message passing of a convolution, with no per-edge ``x`` or output stored.
@@ -24,7 +31,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-__all__ = ["KernelSpec", "PathSpec", "TermSpec", "module_source"]
+__all__ = ["KernelSpec", "PathSpec", "TermSpec", "module_source", "next_power_of_two"]
 
 
 @dataclass(frozen=True)
@@ -66,19 +73,12 @@ class KernelSpec:
         return not any(p.uvw for p in self.paths)
 
     @property
-    def u_pad(self) -> int:
-        """Channel tile of ``x`` when not blocked: every used input-1 channel (every channel if mixed)."""
-        widest_in = max(self.terms[p.term].mul for p in self.paths)
-        if all(p.uvw for p in self.paths):
-            return _pow2(widest_in)
-        return _pow2(max(widest_in, max(self.outs[p.out].mul for p in self.paths)))
-
-    @property
-    def w_pad(self) -> int:
-        """Channel tile width of the output when not blocked (``u_pad`` unless every path is ``uvw``)."""
-        if all(p.uvw for p in self.paths):
-            return _pow2(max(self.outs[p.out].mul for p in self.paths))
-        return self.u_pad
+    def mixed_terms(self) -> bool:
+        """Some input-1 term feeds both ``uvu`` and ``uvw`` paths (its gradient is then summed atomically)."""
+        kinds = defaultdict(set)
+        for p in self.paths:
+            kinds[p.term].add(p.uvw)
+        return any(len(k) == 2 for k in kinds.values())
 
     @property
     def max_mul(self) -> int:
@@ -98,7 +98,8 @@ class KernelSpec:
         return {p.y_offset + j for p in self.paths for _, j, _, _ in p.cg}
 
 
-def _pow2(n: int) -> int:
+def next_power_of_two(n: int) -> int:
+    """The smallest power of two >= ``n`` (Triton tile widths)."""
     return 1 << max(0, (n - 1).bit_length())
 
 
@@ -109,7 +110,7 @@ import triton.language as tl
 
 
 def _prologue(spec: KernelSpec) -> list[str]:
-    """Row indices, masks and channel ranges shared by both kernels."""
+    """Row indices and masks, channel ranges and the ``y`` columns, shared by both kernels."""
     lines = [
         "    rows_i = tl.program_id(0) * BLOCK_E + tl.arange(0, BLOCK_E)",
         "    rm = rows_i < rows",
@@ -125,93 +126,101 @@ def _prologue(spec: KernelSpec) -> list[str]:
         f"    xrow = xr[:, None] * {spec.dim1}",
         f"    orow2 = orow[:, None] * {spec.dim_out}",
         f"    wrow = r[:, None] * {spec.weight_numel}",
-        f"    wrow3 = r[:, None, None] * {spec.weight_numel}",
         "    rm2 = rm[:, None]",
-        "    rm3 = rm[:, None, None]",
     ]
     if spec.blocked:
-        lines += ["    cu = tl.program_id(1) * BC + tl.arange(0, BC)", "    cw = cu"]
+        lines += ["    chb = tl.program_id(1) * BC + tl.arange(0, BC)", "    chbr = chb[None, :]"]
     else:
-        lines += [f"    cu = tl.arange(0, {spec.u_pad})", f"    cw = tl.arange(0, {spec.w_pad})"]
-    lines += [
-        "    cu2 = cu[None, :]",
-        "    cw2 = cw[None, :]",
-        "    cu3 = cu[None, :, None]",
-        "    cw3 = cw[None, None, :]",
-    ]
+        widths = {next_power_of_two(spec.outs[p.out].mul) for p in spec.paths}
+        widths |= {next_power_of_two(spec.terms[p.term].mul) for p in spec.paths if not p.uvw}
+        for width in sorted(widths):
+            lines += [f"    ch{width} = tl.arange(0, {width})", f"    ch{width}r = ch{width}[None, :]"]
     for j in sorted(spec.used_y):
         lines.append(f"    y{j} = tl.load(y_ptr + r * {spec.dim2} + {j}, mask=rm, other=0.0)[:, None]")
     return lines
 
 
 class _Emitter:
-    """Appends kernel lines, loading each ``x`` component, weight block and output gradient once."""
+    """Appends kernel lines; loads each ``x`` value, ``y`` sum and output gradient once."""
 
     def __init__(self, spec: KernelSpec, lines: list[str]) -> None:
         self.spec, self.lines, self.loaded = spec, lines, set()
 
-    def x(self, term: int, i: int) -> str:
-        name = f"x{term}_{i}"
+    def channels(self, mul: int) -> str:
+        """Name of the 1-D channel range of a tile for a term of multiplicity ``mul``."""
+        return "chb" if self.spec.blocked else f"ch{next_power_of_two(mul)}"
+
+    def once(self, name: str, expression: str) -> str:
         if name not in self.loaded:
-            t = self.spec.terms[term]
-            self.lines.append(
-                f"    {name} = tl.load(x_ptr + xrow + {t.offset + i} + cu2 * {t.dim}, "
-                f"mask=rm2 & (cu2 < {t.mul}), other=0.0)"
-            )
+            self.lines.append(f"    {name} = {expression}")
             self.loaded.add(name)
         return name
 
-    def weight(self, index: int) -> str:
-        p = self.spec.paths[index]
-        mul1, mul_out = self.spec.terms[p.term].mul, self.spec.outs[p.out].mul
-        name = f"w{index}"
-        if p.uvw:
-            self.lines.append(
-                f"    {name} = tl.load(w_ptr + wrow3 + {p.weight_start} + cu3 * {mul_out} + cw3, "
-                f"mask=rm3 & (cu3 < {mul1}) & (cw3 < {mul_out}), other=0.0)"
-            )
-        else:
-            self.lines.append(
-                f"    {name} = tl.load(w_ptr + wrow + {p.weight_start} + cu2, mask=rm2 & (cu2 < {mul1}), "
-                "other=0.0)"
-            )
-        return name
+    def x_tile(self, term: int, i: int) -> str:
+        t = self.spec.terms[term]
+        ch = self.channels(t.mul)
+        return self.once(
+            f"x{term}_{i}",
+            f"tl.load(x_ptr + xrow + {t.offset + i} + {ch}r * {t.dim}, mask=rm2 & ({ch}r < {t.mul}), "
+            "other=0.0)",
+        )
+
+    def x_column(self, term: int, u: int, i: int) -> str:
+        t = self.spec.terms[term]
+        return self.once(
+            f"x{term}_{u}_{i}", f"tl.load(x_ptr + xrow + {t.offset + u * t.dim + i}, mask=rm2, other=0.0)"
+        )
 
     def y_sums(self, index: int) -> dict[tuple[int, int], str]:
-        """``(i, k) -> name`` of ``sum_j c_ijk y_j`` (``[BLOCK_E, 1]``) for path ``index``."""
+        """``(i, k) -> name`` of the column ``ys_ik = sum_j c_ijk y_j`` of path ``index``."""
         p = self.spec.paths[index]
-        terms: dict[tuple[int, int], list[str]] = defaultdict(list)
+        parts: dict[tuple[int, int], list[str]] = defaultdict(list)
         for i, j, k, c in p.cg:
-            terms[(i, k)].append(f"{c!r} * y{p.y_offset + j}")
+            parts[(i, k)].append(f"{c!r} * y{p.y_offset + j}")
+        return {ik: self.once(f"ys{index}_{ik[0]}_{ik[1]}", " + ".join(terms)) for ik, terms in parts.items()}
+
+    def t(self, index: int, ys: dict[tuple[int, int], str], u: int | None = None) -> dict[int, str]:
+        """``k -> name`` of ``t_k`` (``uvu``: a tile) or ``t_uk`` (``uvw``, channel ``u``: a column)."""
+        p = self.spec.paths[index]
+        parts: dict[int, list[str]] = defaultdict(list)
+        for i, k in ys:
+            x = self.x_tile(p.term, i) if u is None else self.x_column(p.term, u, i)
+            parts[k].append(f"{x} * {ys[(i, k)]}")
+        suffix = "" if u is None else f"_{u}"
         names = {}
-        for (i, k), parts in terms.items():
-            names[(i, k)] = f"ys{index}_{i}_{k}"
-            self.lines.append(f"    {names[(i, k)]} = " + " + ".join(parts))
+        for k, terms in sorted(parts.items()):
+            names[k] = f"t{index}{suffix}_{k}"
+            self.lines.append(f"    {names[k]} = " + " + ".join(terms))
         return names
 
-    def t(self, index: int, ys: dict[tuple[int, int], str]) -> dict[int, str]:
-        """``k -> name`` of ``t_k = sum_i x_i * ys_ik`` (``[BLOCK_E, u]``) for path ``index``."""
+    def weight_pointer(self, index: int, u: int | None = None) -> tuple[str, str]:
+        """``(pointer, mask)`` of path ``index``'s weights (``uvw``: the row of input channel ``u``)."""
         p = self.spec.paths[index]
-        by_k: dict[int, list[str]] = defaultdict(list)
-        for i, k in ys:
-            by_k[k].append(f"{self.x(p.term, i)} * {ys[(i, k)]}")
-        names = {}
-        for k, parts in sorted(by_k.items()):
-            names[k] = f"t{index}_{k}"
-            self.lines.append(f"    {names[k]} = " + " + ".join(parts))
-        return names
+        mul_out = self.spec.outs[p.out].mul
+        ch = self.channels(mul_out)
+        start = p.weight_start + (0 if u is None else u * mul_out)
+        return f"w_ptr + wrow + {start} + {ch}r", f"rm2 & ({ch}r < {mul_out})"
+
+    def weight(self, index: int, u: int | None = None) -> str:
+        pointer, mask = self.weight_pointer(index, u)
+        name = f"w{index}" + ("" if u is None else f"_{u}")
+        self.lines.append(f"    {name} = tl.load({pointer}, mask={mask}, other=0.0)")
+        return name
 
     def out_pointer(self, out: int, k: int, base: str) -> tuple[str, str]:
         o = self.spec.outs[out]
-        return f"{base} + orow2 + {o.offset + k} + cw2 * {o.dim}", f"rm2 & (cw2 < {o.mul})"
+        ch = self.channels(o.mul)
+        return f"{base} + orow2 + {o.offset + k} + {ch}r * {o.dim}", f"rm2 & ({ch}r < {o.mul})"
 
     def grad_out(self, out: int, k: int) -> str:
-        name = f"g{out}_{k}"
-        if name not in self.loaded:
-            pointer, mask = self.out_pointer(out, k, "gout_ptr")
-            self.lines.append(f"    {name} = tl.load({pointer}, mask={mask}, other=0.0)")
-            self.loaded.add(name)
-        return name
+        pointer, mask = self.out_pointer(out, k, "gout_ptr")
+        return self.once(f"g{out}_{k}", f"tl.load({pointer}, mask={mask}, other=0.0)")
+
+
+def _accumulate(lines: list[str], name: str, current: str | None, term: str) -> str:
+    """Append ``name = current + term`` (or ``name = term``) and return ``name``."""
+    lines.append(f"    {name} = {term if current is None else f'{current} + {term}'}")
+    return name
 
 
 _FORWARD_SIGNATURE = (
@@ -241,25 +250,25 @@ def forward_source(spec: KernelSpec) -> str:
     emit = _Emitter(spec, lines)
     for out in sorted(spec.used_outs):
         o = spec.outs[out]
-        acc = {k: None for k in range(o.dim)}
+        acc: dict[int, str | None] = dict.fromkeys(range(o.dim))
         for index, p in enumerate(spec.paths):
             if p.out != out:
                 continue
-            w = emit.weight(index)
-            for k, t in emit.t(index, emit.y_sums(index)).items():
-                term = f"tl.sum({w} * {t}[:, :, None], axis=1)" if p.uvw else f"{w} * {t}"
-                acc[k] = term if acc[k] is None else f"{acc[k]} + {term}"
-                lines.append(f"    acc{out}_{k} = {acc[k]}")
-                acc[k] = f"acc{out}_{k}"
+            ys = emit.y_sums(index)
+            for u in range(spec.terms[p.term].mul) if p.uvw else [None]:
+                w = emit.weight(index, u)
+                for k, t in emit.t(index, ys, u).items():
+                    acc[k] = _accumulate(lines, f"acc{out}_{k}", acc[k], f"{w} * {t}")
+        ch = emit.channels(o.mul)
         for k, value in acc.items():
             if value is None:
                 continue
             pointer, mask = emit.out_pointer(out, k, "out_ptr")
-            node_pointer = f"out_ptr + first * {spec.dim_out} + {o.offset + k} + cw * {o.dim}"
+            node_pointer = f"out_ptr + first * {spec.dim_out} + {o.offset + k} + {ch} * {o.dim}"
             lines += [
                 "    if SCATTER:",
                 "        if uniform:  # one target node: sum the rows first, one atomic add per channel",
-                f"            tl.atomic_add({node_pointer}, tl.sum({value}, axis=0), mask=cw < {o.mul}, "
+                f"            tl.atomic_add({node_pointer}, tl.sum({value}, axis=0), mask={ch} < {o.mul}, "
                 "sem='relaxed')",
                 "        else:",
                 f"            tl.atomic_add({pointer}, {value}, mask={mask}, sem='relaxed')",
@@ -272,69 +281,75 @@ def forward_source(spec: KernelSpec) -> str:
 def backward_source(spec: KernelSpec) -> str:
     """The ``backward`` kernel: gradients of ``x``, ``y`` and ``w`` from the output gradient.
 
-    With channel blocks (grid axis 1) each block adds its part of ``gy`` atomically (``gy`` starts at zero).
+    Blocked products add their part of ``gy`` atomically per channel block (``gy`` starts at zero); a term
+    with both ``uvu`` and ``uvw`` paths adds its ``gx`` parts atomically (``gx`` starts at zero).
     """
     lines = [_BACKWARD_SIGNATURE, *_prologue(spec)]
     emit = _Emitter(spec, lines)
-    gy_tiles: dict[int, str] = {}
+    gy: dict[int, str] = {}  # blocked: tiles summed over channels at the end; else columns
+
+    def add_gy(j: int, term: str) -> None:
+        gy[j] = _accumulate(lines, f"gy{j}", gy.get(j), term)
+
     for term in sorted(spec.used_terms):
         t_spec = spec.terms[term]
-        gx: dict[int, str | None] = {i: None for i in range(t_spec.dim)}
+        gx: dict[tuple[int | None, int], str | None] = defaultdict(lambda: None)  # (u or None, i)
         for index, p in enumerate(spec.paths):
             if p.term != term:
                 continue
-            w = emit.weight(index)
             ys = emit.y_sums(index)
-            t = emit.t(index, ys)
-            mul1, mul_out = t_spec.mul, spec.outs[p.out].mul
-            g = {k: emit.grad_out(p.out, k) for k in t}
-            if p.uvw:
-                gw = " + ".join(f"{t[k]}[:, :, None] * {g[k]}[:, None, :]" for k in t)
-                lines += [
-                    "    if NEED_W:",
-                    f"        tl.store(gw_ptr + wrow3 + {p.weight_start} + cu3 * {mul_out} + cw3, {gw}, "
-                    f"mask=rm3 & (cu3 < {mul1}) & (cw3 < {mul_out}))",
-                ]
-                for k in t:
-                    lines.append(f"    s{index}_{k} = tl.sum({w} * {g[k]}[:, None, :], axis=2)")
-            else:
+            for u in range(t_spec.mul) if p.uvw else [None]:
+                w = emit.weight(index, u)
+                t = emit.t(index, ys, u)
+                g = {k: emit.grad_out(p.out, k) for k in t}
+                pointer, mask = emit.weight_pointer(index, u)
                 gw = " + ".join(f"{t[k]} * {g[k]}" for k in t)
                 lines += [
                     "    if NEED_W:",
-                    f"        tl.store(gw_ptr + wrow + {p.weight_start} + cu2, {gw}, "
-                    f"mask=rm2 & (cu2 < {mul1}))",
+                    f"        tl.store({pointer.replace('w_ptr', 'gw_ptr')}, {gw}, mask={mask})",
                 ]
+                suffix = "" if u is None else f"_{u}"
                 for k in t:
-                    lines.append(f"    s{index}_{k} = {w} * {g[k]}")
-            for (i, k), y_sum in ys.items():
-                term_text = f"s{index}_{k} * {y_sum}"
-                gx[i] = term_text if gx[i] is None else f"{gx[i]} + {term_text}"
-                lines.append(f"    gx{term}_{i} = {gx[i]}")
-                gx[i] = f"gx{term}_{i}"
-            by_ij: dict[tuple[int, int], list[str]] = defaultdict(list)
-            for i, j, k, c in p.cg:
-                by_ij[(i, p.y_offset + j)].append(f"{c!r} * s{index}_{k}")
-            for (i, j), parts in by_ij.items():
-                term_text = f"{emit.x(term, i)} * ({' + '.join(parts)})"
-                gy_tiles[j] = term_text if j not in gy_tiles else f"gyt{j} + {term_text}"
-                lines.append(f"    gyt{j} = {gy_tiles[j]}")
-                gy_tiles[j] = f"gyt{j}"
-        for i, value in gx.items():
-            if value is None:
-                continue
-            pointer = f"gx_ptr + xrow + {t_spec.offset + i} + cu2 * {t_spec.dim}"
-            mask = f"rm2 & (cu2 < {t_spec.mul})"
-            lines += [
-                "    if NEED_X:",
-                "        if GATHER:",
-                f"            tl.atomic_add({pointer}, {value}, mask={mask}, sem='relaxed')",
-                "        else:",
-                f"            tl.store({pointer}, {value}, mask={mask})",
-            ]
+                    pull = f"tl.sum({w} * {g[k]}, axis=1)[:, None]" if p.uvw else f"{w} * {g[k]}"
+                    lines.append(f"    s{index}{suffix}_{k} = {pull}")
+                for (i, k), y_sum in ys.items():
+                    gx[(u, i)] = _accumulate(
+                        lines, f"gx{term}{suffix}_{i}", gx[(u, i)], f"s{index}{suffix}_{k} * {y_sum}"
+                    )
+                by_ij: dict[tuple[int, int], list[str]] = defaultdict(list)
+                for i, j, k, c in p.cg:
+                    by_ij[(i, p.y_offset + j)].append(f"{c!r} * s{index}{suffix}_{k}")
+                for (i, j), parts in by_ij.items():
+                    x = emit.x_tile(term, i) if u is None else emit.x_column(term, u, i)
+                    part = f"{x} * ({' + '.join(parts)})"
+                    add_gy(j, part if spec.blocked or p.uvw else f"tl.sum({part}, axis=1)[:, None]")
+        for (u, i), value in gx.items():
+            if u is None:
+                ch = emit.channels(t_spec.mul)
+                pointer = f"gx_ptr + xrow + {t_spec.offset + i} + {ch}r * {t_spec.dim}"
+                mask = f"rm2 & ({ch}r < {t_spec.mul})"
+            else:
+                pointer, mask = f"gx_ptr + xrow + {t_spec.offset + u * t_spec.dim + i}", "rm2"
+            atomic = f"tl.atomic_add({pointer}, {value}, mask={mask}, sem='relaxed')"
+            lines += ["    if NEED_X:"]
+            if spec.mixed_terms:
+                lines += [f"        {atomic}"]
+            else:
+                lines += [
+                    "        if GATHER:",
+                    f"            {atomic}",
+                    "        else:",
+                    f"            tl.store({pointer}, {value}, mask={mask})",
+                ]
     lines.append("    if NEED_Y:")
-    store = "tl.atomic_add" if spec.blocked else "tl.store"  # blocked: each channel block adds its part
-    for j in sorted(gy_tiles):
-        lines.append(f"        {store}(gy_ptr + r * {spec.dim2} + {j}, tl.sum(gyt{j}, axis=1), mask=rm)")
+    for j in sorted(gy):
+        if spec.blocked:  # each channel block adds its part
+            total = f"tl.sum({gy[j]}, axis=1)"
+            lines.append(
+                f"        tl.atomic_add(gy_ptr + r * {spec.dim2} + {j}, {total}, mask=rm, sem='relaxed')"
+            )
+        else:
+            lines.append(f"        tl.store(gy_ptr + r[:, None] * {spec.dim2} + {j}, {gy[j]}, mask=rm2)")
     return "\n".join(lines) + "\n"
 
 

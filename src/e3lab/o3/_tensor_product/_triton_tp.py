@@ -8,7 +8,8 @@ inputs and the per-edge outputs of a convolution are never written to memory.
 
 The kernel source is generated per tensor product (its Clebsch-Gordan non-zeros as constants), written once
 into ``E3LAB_CACHE_DIR/triton`` (default ``~/.cache/e3lab/triton``) and imported; Triton compiles it at the
-first call and autotunes the block sizes per size class of the row count.
+first call and autotunes the block sizes per size class of the row count (``E3LAB_TRITON_AUTOTUNE=0``: the
+first candidate only, for a quick start).
 
 ``E3LAB_TRITON`` (or :func:`set_triton`): ``1`` (default) uses it for CUDA tensors when Triton is importable,
 ``0`` never, ``interpret`` also for CPU tensors through Triton's interpreter (slow; tests without a GPU).
@@ -29,7 +30,13 @@ import torch
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._tensor_product._instruction import Instruction
 from e3lab.o3._tensor_product._native_tp import Edges, Fallback, _differentiable_grads, _live_paths
-from e3lab.o3._tensor_product._triton_source import KernelSpec, PathSpec, TermSpec, module_source
+from e3lab.o3._tensor_product._triton_source import (
+    KernelSpec,
+    PathSpec,
+    TermSpec,
+    module_source,
+    next_power_of_two,
+)
 from e3lab.o3._wigner_3j import wigner_3j
 
 __all__ = ["TritonTensorProduct", "set_triton", "triton_mode"]
@@ -38,6 +45,8 @@ ENV_SWITCH = "E3LAB_TRITON"
 _MODES = ("1", "0", "interpret")
 _state = {"mode": os.environ.get(ENV_SWITCH, "1").strip().lower()}
 _DTYPES = (torch.float32, torch.float64)
+MAX_SOURCE_LINES = 4000
+ENV_AUTOTUNE = "E3LAB_TRITON_AUTOTUNE"
 _modules: dict[tuple[str, bool], ModuleType] = {}
 
 
@@ -133,18 +142,18 @@ def _interpreted() -> bool:
 
 
 def _configs(spec: KernelSpec) -> list[tuple[int, int, int]]:
-    """Candidate ``(BLOCK_E, BC, num_warps)``, smallest tile first: a few hundred elements per 2-D tile
-    (``[BLOCK_E, BC]``), 1-2 thousand per 3-D weight tile (``[BLOCK_E, u, w]``); with 128 threads these
-    compile without register spills for the benchmark's products (ptxas, sm_90a)."""
+    """Candidate ``(BLOCK_E, BC, num_warps)``, smallest tile first, each tile ``[BLOCK_E, channels]`` of a
+    few hundred elements (128 threads); the benchmark's products compile without register spills with
+    these (ptxas, sm_90a)."""
     if spec.blocked:
-        widest = 1 << max(0, (spec.max_mul - 1).bit_length())
-        shapes = [(16, 16), (8, 32), (4, 64)]
+        widest = next_power_of_two(spec.max_mul)
+        shapes = [(16, 16, 4), (8, 32, 4), (4, 64, 4), (8, 64, 8)]
         return sorted(
-            {(e * c // min(c, widest), min(c, widest), 4) for e, c in shapes},
+            {(e * c // min(c, widest), min(c, widest), w) for e, c, w in shapes},
             key=lambda t: (t[0] * t[1], t[1]),
         )
-    cube = spec.u_pad * spec.w_pad
-    return sorted({(max(2, min(128, n // cube)), 1, 4) for n in (1024, 2048)})
+    widest = max(next_power_of_two(spec.outs[p.out].mul) for p in spec.paths)
+    return sorted({(max(2, n // widest), 1, 4) for n in (256, 512)})
 
 
 class TritonTensorProduct:
@@ -154,7 +163,17 @@ class TritonTensorProduct:
         self, irreps_in1: Irreps, irreps_in2: Irreps, irreps_out: Irreps, instructions: list[Instruction]
     ) -> None:
         self.spec = _spec(irreps_in1, irreps_in2, irreps_out, instructions)
+        self.source = module_source(self.spec)
         self._kernels: tuple | None = None
+
+    @property
+    def compact(self) -> bool:
+        """Whether the unrolled kernels are small enough to compile in seconds (``MAX_SOURCE_LINES``).
+
+        ``uvw`` paths unroll over input channels: a MACE-sized per-edge product (32 channels) would be 13k
+        lines and minutes of compilation, so it stays on the PyTorch kernel.
+        """
+        return len(self.source.splitlines()) <= MAX_SOURCE_LINES
 
     @staticmethod
     def usable(*tensors: torch.Tensor) -> bool:
@@ -190,13 +209,13 @@ class TritonTensorProduct:
         if self._kernels is None:
             import triton
 
-            module = _load_module(module_source(self.spec))
+            module = _load_module(self.source)
+            tune = os.environ.get(ENV_AUTOTUNE, "1").strip().lower() not in ("0", "false", "off", "no")
             if _interpreted():
                 self._kernels = (module.forward, module.backward)
             else:
-                configs = [
-                    triton.Config({"BLOCK_E": e, "BC": c}, num_warps=w) for e, c, w in _configs(self.spec)
-                ]
+                candidates = _configs(self.spec)[: None if tune else 1]
+                configs = [triton.Config({"BLOCK_E": e, "BC": c}, num_warps=w) for e, c, w in candidates]
                 keys = ["rows_bucket", "GATHER", "SCATTER"]
                 forward = triton.autotune(configs, key=keys, reset_to_zero=["out_ptr"])(module.forward)
                 backward = triton.autotune(
@@ -249,11 +268,8 @@ class TritonTensorProduct:
         src, dst, _ = edges if edges is not None else (y, y, rows)
         all_terms = self.spec.used_terms == set(range(len(self.spec.terms)))
         all_y = self.spec.used_y == set(range(self.spec.dim2))
-        gx = (
-            (torch.zeros_like if edges is not None or not all_terms else torch.empty_like)(x)
-            if needs[0]
-            else None
-        )
+        summed = edges is not None or not all_terms or self.spec.mixed_terms  # atomic adds, or gaps
+        gx = (torch.zeros_like if summed else torch.empty_like)(x) if needs[0] else None
         gy = (
             (torch.zeros_like if self.spec.blocked or not all_y else torch.empty_like)(y)
             if needs[1]
