@@ -46,6 +46,8 @@ from e3lab.o3._tensor_product import (
     TensorProduct,
     fast_paths_enabled,
     set_fast_paths,
+    set_triton,
+    triton_mode,
 )
 from e3lab.o3._wigner import change_basis_real_to_complex, so3_generators, su2_generators, wigner_D
 from e3lab.o3._wigner_3j import wigner_3j
@@ -92,9 +94,11 @@ __all__ = [
     "rand_quaternion",
     "set_fast_paths",
     "set_native",
+    "set_triton",
     "so3_generators",
     "spherical_harmonics",
     "su2_generators",
+    "triton_mode",
     "wigner_3j",
     "wigner_D",
     "xyz_to_angles",

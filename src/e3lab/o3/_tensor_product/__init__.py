@@ -9,6 +9,7 @@ from e3lab.o3._tensor_product._sub import (
     FullyConnectedTensorProduct,
 )
 from e3lab.o3._tensor_product._tensor_product import TensorProduct
+from e3lab.o3._tensor_product._triton_tp import set_triton, triton_mode
 
 __all__ = [
     "ElementwiseTensorProduct",
@@ -18,5 +19,7 @@ __all__ = [
     "TensorProduct",
     "fast_paths_enabled",
     "set_fast_paths",
+    "set_triton",
     "tensor_product_reference",
+    "triton_mode",
 ]
