@@ -106,6 +106,27 @@ def test_triton_convolve_matches_gather_product_scatter(float64, device, name, t
         assert (a - b).abs().max() < 1e-11
 
 
+def test_triton_convolve_with_no_edges_gives_zeros_and_zero_gradients(device) -> None:
+    tp = CASES[0][1].to(device)
+    x = torch.randn(3, tp.irreps_in1.dim, device=device, requires_grad=True)
+    y, hidden = torch.randn(0, tp.irreps_in2.dim, device=device), torch.randn(0, 2, device=device)
+    matrix = torch.randn(2, tp.weight_numel, device=device, requires_grad=True)
+    none = torch.zeros(0, dtype=torch.long, device=device)
+    out = tp.convolve(x, y, hidden, matrix, none, none, 3)
+    assert out.shape == (3, tp.irreps_out.dim) and out.abs().max() == 0
+    gx, gm = torch.autograd.grad(out.sum(), (x, matrix))
+    assert gx.abs().max() == 0 and gm.abs().max() == 0
+
+
+def test_convolve_rejects_indices_on_another_device() -> None:
+    tp = CASES[0][1]
+    x, y = torch.randn(3, tp.irreps_in1.dim), torch.randn(2, tp.irreps_in2.dim)
+    hidden, matrix = torch.randn(2, 2), torch.randn(2, tp.weight_numel)
+    index = torch.zeros(2, dtype=torch.long, device="meta")
+    with pytest.raises(ValueError, match="edge_src is on meta but x on cpu"):
+        tp.convolve(x, y, hidden, matrix, index, index, 3)
+
+
 def test_triton_float32_within_1e_5_of_float64_reference(device) -> None:
     tp = CASES[1][1].to(device)
     x, y, w = _inputs(tp, 300, device)

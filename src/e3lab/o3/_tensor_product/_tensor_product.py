@@ -238,6 +238,8 @@ class TensorProduct(torch.nn.Module):
                 raise ValueError(
                     f"{name} must be an integer [E] = [{y.shape[0]}] tensor, got {tuple(index.shape)}"
                 )
+            if index.device != x.device:
+                raise ValueError(f"{name} is on {index.device} but x on {x.device}: move them to one device")
             if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
                 raise ValueError(f"{name} has indices outside [0, {size - 1}]")
         if x.dim() == 2 and features.dim() == 2 and self.native_applies(x, y, features, matrix):

@@ -226,6 +226,8 @@ class TritonTensorProduct:
 
     def _launch(self, kernel, rows: int, *args, **flags) -> None:
         spec = self.spec
+        if rows == 0:  # no edges: the outputs are already zero (or empty)
+            return
         if _interpreted():
             block_e, block_c, _ = _configs(spec)[0]
             grid = (-(-rows // block_e), -(-spec.max_mul // block_c) if spec.blocked else 1)
@@ -245,7 +247,7 @@ class TritonTensorProduct:
         rows = y.shape[0]
         src, dst, num_nodes = edges if edges is not None else (y, y, rows)
         complete = self.spec.used_outs == set(range(len(self.spec.outs)))
-        zeros = edges is not None or not complete
+        zeros = edges is not None or not complete or rows == 0
         out = (torch.zeros if zeros else torch.empty)(
             num_nodes, self.spec.dim_out, dtype=x.dtype, device=x.device
         )
