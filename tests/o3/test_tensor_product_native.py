@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-from tests.o3.products import fusable_cases
+from tests.o3.products import assert_kernel_matches_reference, fusable_cases
 
 from e3lab._native import native_status
 from e3lab.o3 import FullyConnectedTensorProduct, TensorProduct, rand_matrix, set_native
@@ -43,17 +43,8 @@ def _inputs(tp: TensorProduct, rows: int, requires_grad: bool = False) -> list[t
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize(("name", "tp"), CASES, ids=[c[0] for c in CASES])
 def test_native_matches_reference_values_and_gradients(float64, variant_of, name, tp, variant) -> None:
-    tp = variant_of(tp.double(), variant)
-    x, y, w = _inputs(tp, rows=37, requires_grad=True)  # 37: two full lane blocks and a partial one
-    out = tp(x, y, w)
-    assert isinstance(out.grad_fn.next_functions[0][0], _NativeFunction._backward_cls)
-    ref = tensor_product_reference(tp, x, y, w)
-    assert (out - ref).abs().max() < 1e-12
-    g = torch.randn_like(out)
-    fast = torch.autograd.grad(out, (x, y, w), g)
-    slow = torch.autograd.grad(ref, (x, y, w), g)
-    for a, b in zip(fast, slow, strict=True):
-        assert (a - b).abs().max() < 1e-12
+    # 37 rows: two full lane blocks and a partial one
+    assert_kernel_matches_reference(variant_of(tp.double(), variant), 37, _NativeFunction)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

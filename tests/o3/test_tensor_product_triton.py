@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-from tests.o3.products import fusable_cases, uvu_product
+from tests.o3.products import assert_kernel_matches_reference, fusable_cases, uvu_product
 
 from e3lab import nn as lab_nn
 from e3lab.o3 import FullyConnectedTensorProduct, TensorProduct, rand_matrix, set_native
@@ -68,17 +68,7 @@ def _inputs(tp: TensorProduct, rows: int, device: torch.device, requires_grad: b
 
 @pytest.mark.parametrize(("name", "tp"), CASES, ids=[c[0] for c in CASES])
 def test_triton_matches_reference_values_and_gradients(float64, device, name, tp) -> None:
-    tp = tp.double().to(device)
-    x, y, w = _inputs(tp, 37, device, requires_grad=True)
-    out = tp(x, y, w)
-    assert isinstance(out.grad_fn.next_functions[0][0], _TritonFunction._backward_cls)
-    ref = tensor_product_reference(tp, x, y, w)
-    assert (out - ref).abs().max() < 1e-12
-    g = torch.randn_like(out)
-    fast = torch.autograd.grad(out, (x, y, w), g)
-    slow = torch.autograd.grad(ref, (x, y, w), g)
-    for a, b in zip(fast, slow, strict=True):
-        assert (a - b).abs().max() < 1e-12
+    assert_kernel_matches_reference(tp.double().to(device), 37, _TritonFunction, device.type)
 
 
 @pytest.mark.parametrize("targets", ["random", "sorted"])  # sorted: whole blocks share one target
