@@ -238,7 +238,8 @@ class TritonTensorProduct:
             blocks = -(-spec.max_mul // meta["BC"]) if spec.blocked else 1
             return (-(-rows // meta["BLOCK_E"]), blocks)
 
-        kernel[grid](*args, rows, rows.bit_length(), **flags)
+        with torch.cuda.device(args[0].device):  # Triton launches on the current device
+            kernel[grid](*args, rows, rows.bit_length(), **flags)
 
     def forward(
         self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, edges: Edges | None
