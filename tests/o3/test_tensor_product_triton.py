@@ -191,6 +191,12 @@ def test_switch_off_takes_the_pytorch_kernel(device) -> None:
     assert not tp.triton_applies(x, y, w)
 
 
+def test_products_with_one_layout_share_their_kernels(device) -> None:
+    twin = FullyConnectedTensorProduct("10x0e + 10x1e", "0e + 1o + 2e", "20x0e + 10x1e", shared_weights=False)
+    assert twin._triton.kernels() is CASES[0][1]._triton.kernels()  # one compilation and tuning per layout
+    assert twin._triton.kernels() is not CASES[1][1]._triton.kernels()
+
+
 def test_set_triton_rejects_unknown_modes() -> None:
     with pytest.raises(ValueError, match="set_triton expects"):
         set_triton("gpu")

@@ -47,7 +47,8 @@ _state = {"mode": os.environ.get(ENV_SWITCH, "1").strip().lower()}
 _DTYPES = (torch.float32, torch.float64)
 MAX_SOURCE_LINES = 4000
 ENV_AUTOTUNE = "E3LAB_TRITON_AUTOTUNE"
-_modules: dict[tuple[str, bool], ModuleType] = {}
+_modules: dict[str, ModuleType] = {}  # generated source digest -> imported module
+_kernels: dict[tuple[str, bool], tuple] = {}  # (source, autotuned) -> (forward, backward)
 
 
 def set_triton(mode: bool | str) -> None:
@@ -164,7 +165,6 @@ class TritonTensorProduct:
     ) -> None:
         self.spec = _spec(irreps_in1, irreps_in2, irreps_out, instructions)
         self.source = module_source(self.spec)
-        self._kernels: tuple | None = None
 
     @property
     def compact(self) -> bool:
@@ -205,14 +205,18 @@ class TritonTensorProduct:
         return _TritonFunction.apply(x, y, weight, edges, self, fallback)
 
     def kernels(self) -> tuple:
-        """``(forward, backward)``: the generated kernels, autotuned on a GPU (one config interpreted)."""
-        if self._kernels is None:
+        """``(forward, backward)``: the generated kernels, autotuned on a GPU (one config interpreted).
+
+        Shared by every product with the same generated source (layers of one network tune once).
+        """
+        tune = os.environ.get(ENV_AUTOTUNE, "1").strip().lower() not in ("0", "false", "off", "no")
+        key = (self.source, tune)
+        if key not in _kernels:
             import triton
 
             module = _load_module(self.source)
-            tune = os.environ.get(ENV_AUTOTUNE, "1").strip().lower() not in ("0", "false", "off", "no")
             if _interpreted():
-                self._kernels = (module.forward, module.backward)
+                _kernels[key] = (module.forward, module.backward)
             else:
                 candidates = _configs(self.spec)[: None if tune else 1]
                 configs = [triton.Config({"BLOCK_E": e, "BC": c}, num_warps=w) for e, c, w in candidates]
@@ -221,8 +225,8 @@ class TritonTensorProduct:
                 backward = triton.autotune(
                     configs, key=[*keys, "NEED_X", "NEED_Y", "NEED_W"], reset_to_zero=["gx_ptr", "gy_ptr"]
                 )(module.backward)
-                self._kernels = (forward, backward)
-        return self._kernels
+                _kernels[key] = (forward, backward)
+        return _kernels[key]
 
     def _launch(self, kernel, rows: int, *args, **flags) -> None:
         spec = self.spec
