@@ -15,7 +15,7 @@ from e3lab import nn as lab_nn
 from e3lab.o3 import FullyConnectedTensorProduct, TensorProduct, rand_matrix, set_native
 from e3lab.o3._tensor_product import tensor_product_reference
 from e3lab.o3._tensor_product._triton_source import module_source
-from e3lab.o3._tensor_product._triton_tp import _TritonFunction, set_triton, triton_mode
+from e3lab.o3._tensor_product._triton_tp import _load_module, _TritonFunction, set_triton, triton_mode
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 HAS_CUDA = torch.cuda.is_available()
@@ -195,6 +195,16 @@ def test_products_with_one_layout_share_their_kernels(device) -> None:
     twin = FullyConnectedTensorProduct("10x0e + 10x1e", "0e + 1o + 2e", "20x0e + 10x1e", shared_weights=False)
     assert twin._triton.kernels() is CASES[0][1]._triton.kernels()  # one compilation and tuning per layout
     assert twin._triton.kernels() is not CASES[1][1]._triton.kernels()
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason="needs triton")
+def test_generated_module_is_written_once_into_the_cache_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("E3LAB_CACHE_DIR", str(tmp_path))
+    source = CASES[0][1]._triton.source + "\n# a variant only this test loads\n"
+    module = _load_module(source)
+    (written,) = (tmp_path / "triton").glob("tp_*.py")
+    assert written.read_text() == source and callable(module.forward) and callable(module.backward)
+    assert _load_module(source) is module
 
 
 def test_set_triton_rejects_unknown_modes() -> None:

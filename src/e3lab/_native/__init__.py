@@ -5,6 +5,6 @@ A kernel is built once per machine, source and precision into a cache folder (``
 ``E3LAB_NATIVE=0`` in the environment (or :func:`set_native` ``(False)``), callers use their PyTorch paths.
 """
 
-from e3lab._native._build import load_library, native_enabled, native_status, set_native
+from e3lab._native._build import cache_dir, load_library, native_enabled, native_status, set_native
 
-__all__ = ["load_library", "native_enabled", "native_status", "set_native"]
+__all__ = ["cache_dir", "load_library", "native_enabled", "native_status", "set_native"]

@@ -12,7 +12,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["load_library", "native_enabled", "native_status", "set_native"]
+__all__ = ["cache_dir", "load_library", "native_enabled", "native_status", "set_native"]
 
 ENV_SWITCH = "E3LAB_NATIVE"
 ENV_CACHE = "E3LAB_CACHE_DIR"
@@ -65,9 +65,10 @@ def _cpu_signature() -> str:
     return platform.processor()
 
 
-def _cache_dir() -> Path:
+def cache_dir(kind: str) -> Path:
+    """Where e3lab keeps built code of one ``kind`` (``native``, ``triton``): ``E3LAB_CACHE_DIR/kind``."""
     root = os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "e3lab"
-    return Path(root) / "native"
+    return Path(root) / kind
 
 
 def _build(name: str, precision: str) -> Path:
@@ -83,7 +84,7 @@ def _build(name: str, precision: str) -> Path:
             [source.read_text(), version, " ".join(flags), _cpu_signature(), platform.machine()]
         ).encode()
     ).hexdigest()[:16]
-    target = _cache_dir() / f"{name}_{precision}_{key}.so"
+    target = cache_dir("native") / f"{name}_{precision}_{key}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

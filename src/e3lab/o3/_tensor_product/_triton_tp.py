@@ -22,11 +22,11 @@ import importlib.util
 import os
 import sys
 import tempfile
-from pathlib import Path
 from types import ModuleType
 
 import torch
 
+from e3lab._native import cache_dir
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._tensor_product._instruction import Instruction
 from e3lab.o3._tensor_product._native_tp import Edges, Fallback, _differentiable_grads, _live_paths
@@ -54,7 +54,7 @@ _kernels: dict[tuple[str, bool], tuple] = {}  # (source, autotuned) -> (forward,
 def set_triton(mode: bool | str) -> None:
     """``True``/``"1"``: Triton kernels for CUDA tensors (default); ``False``/``"0"``: never; ``"interpret"``:
     also for CPU tensors, through Triton's interpreter (for testing the kernels without a GPU)."""
-    value = {True: "1", False: "0"}.get(mode, mode) if isinstance(mode, bool) else str(mode).lower()
+    value = ("1" if mode else "0") if isinstance(mode, bool) else str(mode).strip().lower()
     if value not in _MODES:
         raise ValueError(f"set_triton expects True, False or 'interpret', got {mode!r}")
     _state["mode"] = value
@@ -106,16 +106,11 @@ def _spec(
     )  # fmt: skip
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("E3LAB_CACHE_DIR") or Path.home() / ".cache" / "e3lab"
-    return Path(root) / "triton"
-
-
 def _load_module(source: str) -> ModuleType:
     """Write ``source`` under the cache folder (once, atomically) and import it."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:20]
     if digest not in _modules:
-        folder = _cache_dir()
+        folder = cache_dir("triton")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"tp_{digest}.py"
         if not path.exists():
