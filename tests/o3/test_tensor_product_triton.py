@@ -135,6 +135,18 @@ def test_triton_partial_gradients(float64, device) -> None:
     assert (gw - ref).abs().max() < 1e-12
 
 
+def test_backward_leaves_the_inputs_untouched_while_tuning(device, monkeypatch) -> None:
+    monkeypatch.setenv("E3LAB_TRITON_AUTOTUNE", "1")  # the autotuner zeroes its gradient buffers per try
+    tp = uvu_product("6x0e + 6x1o", "0e + 1o", lmax=1).to(device)  # a layout no other test tunes
+    x, y, w = _inputs(tp, 50, device)
+    before = (x.clone(), y.clone())
+    w.requires_grad_()  # no gradient for x and y: their buffers are placeholders
+    (gw,) = torch.autograd.grad(tp(x, y, w).square().sum(), w)
+    assert torch.equal(x, before[0]) and torch.equal(y, before[1])
+    (ref,) = torch.autograd.grad(tensor_product_reference(tp, x, y, w).square().sum(), w)
+    assert (gw - ref).abs().max() < 1e-4
+
+
 def test_triton_double_backward_recomputes_differentiably(float64, device) -> None:
     tp = CASES[3][1].double().to(device)
     x, y, w = _inputs(tp, 4, device, requires_grad=True)

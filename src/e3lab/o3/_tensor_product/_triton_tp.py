@@ -160,6 +160,11 @@ class TritonTensorProduct:
     ) -> None:
         self.spec = _spec(irreps_in1, irreps_in2, irreps_out, instructions)
         self.source = module_source(self.spec)
+        # buffers that some kernel leaves partly unwritten (or adds into) start at zero
+        spec = self.spec
+        self._out_gaps = spec.used_outs != set(range(len(spec.outs)))
+        self._x_gaps = spec.used_terms != set(range(len(spec.terms))) or spec.mixed_terms
+        self._y_gaps = spec.blocked or spec.used_y != set(range(spec.dim2))
 
     @property
     def compact(self) -> bool:
@@ -246,8 +251,7 @@ class TritonTensorProduct:
         """The product (no autograd): ``[Z, out.dim]``, or ``[num_nodes, out.dim]`` with ``edges``."""
         rows = y.shape[0]
         src, dst, num_nodes = edges if edges is not None else (y, y, rows)
-        complete = self.spec.used_outs == set(range(len(self.spec.outs)))
-        zeros = edges is not None or not complete or rows == 0
+        zeros = edges is not None or self._out_gaps or rows == 0
         out = (torch.zeros if zeros else torch.empty)(
             num_nodes, self.spec.dim_out, dtype=x.dtype, device=x.device
         )
@@ -268,20 +272,18 @@ class TritonTensorProduct:
         """Gradients for ``(x, y, weight)``, ``None`` where ``needs`` says not wanted."""
         rows = y.shape[0]
         src, dst, _ = edges if edges is not None else (y, y, rows)
-        all_terms = self.spec.used_terms == set(range(len(self.spec.terms)))
-        all_y = self.spec.used_y == set(range(self.spec.dim2))
-        summed = edges is not None or not all_terms or self.spec.mixed_terms  # atomic adds, or gaps
-        gx = (torch.zeros_like if summed else torch.empty_like)(x) if needs[0] else None
-        gy = (
-            (torch.zeros_like if self.spec.blocked or not all_y else torch.empty_like)(y)
-            if needs[1]
+        gx = (
+            (torch.zeros_like if edges is not None or self._x_gaps else torch.empty_like)(x)
+            if needs[0]
             else None
         )
+        gy = (torch.zeros_like if self._y_gaps else torch.empty_like)(y) if needs[1] else None
         gw = torch.empty_like(weight) if needs[2] else None
         _, backward = self.kernels()
         flags = {"GATHER": edges is not None, "SCATTER": edges is not None}
         flags |= {"NEED_X": needs[0], "NEED_Y": needs[1], "NEED_W": needs[2]}
-        buffers = [g if g is not None else x for g in (gx, gy, gw)]
+        # an unwanted gradient gets a scratch element: the autotuner zeroes gx_ptr and gy_ptr while tuning
+        buffers = [g if g is not None else x.new_empty(1) for g in (gx, gy, gw)]
         self._launch(backward, rows, x, y, weight, grad_out, *buffers, src, dst, **flags)
         return gx, gy, gw
 
