@@ -29,6 +29,7 @@ SEED_IRREPS = ("10x0e + 10x1e", "0e + 1o + 2e", "20x0e + 10x1e")
 MACE_IRREPS = ("32x0e + 32x1o + 32x2e", "0e + 1o + 2e", "32x0e + 32x1o + 32x2e")
 UVU_IRREPS = ("64x0e + 64x1o + 64x2e", "0e + 1o + 2e + 3o")
 CONV_RADIUS, CONV_NEIGHBORS = 1.5, 16.0
+CUEQ_OUTPUTS_UP_TO_L2 = "0e+0o+1o+1e+2e+2o"  # cuEquivariance's filter for the channelwise (uvu) outputs
 
 Built = tuple[Callable[[], object], Callable[[], object], int] | str
 
@@ -69,7 +70,7 @@ def _tp_module(impl: str, case: str, device: torch.device) -> torch.nn.Module | 
         if case == "tp_uvu":
             irreps = [cue.Irreps("O3", s) for s in UVU_IRREPS]
             return cuet.ChannelWiseTensorProduct(
-                *irreps, filter_irreps_out=cue.Irreps("O3", "0e+0o+1o+1e+2e+2o"), **kw
+                *irreps, filter_irreps_out=cue.Irreps("O3", CUEQ_OUTPUTS_UP_TO_L2), **kw
             )
         irreps = SEED_IRREPS if case == "tp_seed" else MACE_IRREPS
         return cuet.FullyConnectedTensorProduct(*(cue.Irreps("O3", s) for s in irreps), **kw)
@@ -207,9 +208,8 @@ class _GraphConvolution(torch.nn.Module):
                 tp = cuet.FullyConnectedTensorProduct(*irreps, cue.Irreps("O3", irreps_out), **kw)
             else:
                 tp = cuet.ChannelWiseTensorProduct(
-                    *irreps, filter_irreps_out=cue.Irreps("O3", "0e+0o+1o+1e+2e+2o"), **kw
+                    *irreps, filter_irreps_out=cue.Irreps("O3", CUEQ_OUTPUTS_UP_TO_L2), **kw
                 )
-            self.dim_out = tp.irreps_out.dim
         elif case == "conv_seed_graph":
             tp = o3.FullyConnectedTensorProduct(irreps_in, self.irreps_sh, irreps_out, shared_weights=False)
         else:
@@ -217,7 +217,7 @@ class _GraphConvolution(torch.nn.Module):
             tp = o3.TensorProduct(
                 irreps_in, self.irreps_sh, out, instructions, shared_weights=False, internal_weights=False
             )
-        self.dim_out = self.dim_out if impl == "cueq" else tp.irreps_out.dim
+        self.dim_out = tp.irreps_out.dim
         self.tp = torch.compile(tp) if impl == "e3nn-compiled" else tp
         sizes = [10, GRAPH_HIDDEN, tp.weight_numel]
         self.fc = (

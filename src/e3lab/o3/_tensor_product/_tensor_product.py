@@ -40,13 +40,15 @@ class TensorProduct(torch.nn.Module):
         shared_weights: one weight vector for the whole batch (default ``True``); ``False`` takes
             ``weight: [..., weight_numel]`` broadcast against the inputs.
         fast_path: evaluate with the fast kernels (``True``) or the readable reference einsums (``False``);
-            ``None`` (default) follows :func:`set_fast_paths` / the ``E3LAB_FAST_PATHS`` variable. The fast
-            kernel is the native C one on CPU where it applies (per-sample weights, weighted ``uvw``/``uvu``
-            paths, every ``irreps_in2`` term of multiplicity 1: the convolution shape; see
-            ``e3lab.o3._tensor_product._native_tp``; ``E3LAB_NATIVE=0`` turns it off), else the PyTorch one.
+            ``None`` (default) follows :func:`set_fast_paths` / the ``E3LAB_FAST_PATHS`` variable. Where it
+            applies (per-sample weights, weighted ``uvw``/``uvu`` paths, every ``irreps_in2`` term of
+            multiplicity 1: the convolution shape) the fast kernel is the native C one on CPU
+            (``_native_tp``; ``E3LAB_NATIVE=0`` turns it off) and generated Triton ones on CUDA
+            (``_triton_tp``; ``E3LAB_TRITON=0``); elsewhere it is the PyTorch one.
         compile_kernel: run the PyTorch fast kernel under ``torch.compile(dynamic=True)`` (opt-in: the first
             call compiles for seconds to a minute; inductor fuses the per-path ops). Ignored by the reference
-            path and where the native CPU kernel applies. The attribute can be switched after construction.
+            path and where the native or Triton kernels apply. The attribute can be switched after
+            construction.
 
     Weights are flat: the blocks of the weighted instructions in order, each ``path_shape`` row-major.
     """
@@ -242,15 +244,13 @@ class TensorProduct(torch.nn.Module):
                 raise ValueError(f"{name} is on {index.device} but x on {x.device}: move them to one device")
             if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
                 raise ValueError(f"{name} has indices outside [0, {size - 1}]")
-        if x.dim() == 2 and features.dim() == 2 and self.native_applies(x, y, features, matrix):
+        native = self.native_applies(x, y, features, matrix)
+        if x.dim() == 2 and features.dim() == 2 and (native or self.triton_applies(x, y, features, matrix)):
             self._check_matrix(features, matrix)
             self._check_inputs(x, y, matrix)
             edges = (edge_src, edge_dst, num_nodes)
-            return self._native.apply_fused(x, y, features, matrix, self._per_sample_kernel, edges)
-        if x.dim() == 2 and features.dim() == 2 and self.triton_applies(x, y, features, matrix):
-            self._check_matrix(features, matrix)
-            self._check_inputs(x, y, matrix)
-            edges = (edge_src, edge_dst, num_nodes)
+            if native:
+                return self._native.apply_fused(x, y, features, matrix, self._per_sample_kernel, edges)
             return self._triton.apply(x, y, features @ matrix, self._per_sample_kernel, edges)
         summand = self.forward_with_weight_matrix(x[edge_src], y, features, matrix)
         return summand.new_zeros(num_nodes, summand.shape[-1]).index_add(0, edge_dst.long(), summand)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = ["KernelSpec", "PathSpec", "TermSpec", "module_source", "next_power_of_two"]
 
@@ -67,12 +68,12 @@ class KernelSpec:
     dim_out: int
     weight_numel: int
 
-    @property
+    @cached_property
     def blocked(self) -> bool:
         """All paths ``uvu``: channels are independent, so programs may split them (grid axis 1)."""
         return not any(p.uvw for p in self.paths)
 
-    @property
+    @cached_property
     def mixed_terms(self) -> bool:
         """Some input-1 term feeds both ``uvu`` and ``uvw`` paths (its gradient is then summed atomically)."""
         kinds = defaultdict(set)
@@ -80,20 +81,20 @@ class KernelSpec:
             kinds[p.term].add(p.uvw)
         return any(len(k) == 2 for k in kinds.values())
 
-    @property
+    @cached_property
     def max_mul(self) -> int:
         """Widest used input-1 term: the channels that blocked programs split."""
         return max(self.terms[p.term].mul for p in self.paths)
 
-    @property
+    @cached_property
     def used_terms(self) -> set[int]:
         return {p.term for p in self.paths}
 
-    @property
+    @cached_property
     def used_outs(self) -> set[int]:
         return {p.out for p in self.paths}
 
-    @property
+    @cached_property
     def used_y(self) -> set[int]:
         return {p.y_offset + j for p in self.paths for _, j, _, _ in p.cg}
 

@@ -17,6 +17,7 @@ first candidate only, for a quick start).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -69,6 +70,7 @@ def triton_mode() -> str:
     return _state["mode"]
 
 
+@functools.cache
 def _triton_importable() -> bool:
     return importlib.util.find_spec("triton") is not None
 
