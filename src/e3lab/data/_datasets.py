@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -67,9 +68,18 @@ class RandomlyRotated(Dataset):
         return rotate_graph(graph, R, self.irreps_in, self.irreps_out)
 
 
-def graph_loader(dataset: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
-    """DataLoader yielding ``GraphBatch`` objects (main process: the datasets are tiny)."""
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_graphs)
+def graph_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    collate_fn: Callable[[list[Any]], Any] = collate_graphs,
+) -> DataLoader:
+    """DataLoader yielding the batches ``collate_fn`` makes (default ``GraphBatch``; main process).
+
+    ``collate_fn`` turns a list of dataset items into one batch: ``collate_graphs`` for ``Graph`` items,
+    ``e3lab.graph.collate_atoms`` for ``AtomsGraph`` items.
+    """
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_fn)
 
 
 def check_irreps(name: str, declared: str | None, actual: Irreps) -> Irreps:
