@@ -46,7 +46,7 @@ def plot_shapes(run_dir: Path, out_dir: Path) -> list[str]:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from e3lab._hydra_utils import register_resolvers
+    from e3lab._run import register_resolvers
     from e3lab.eval import _model_class
     from e3lab.signal import find_peaks, plot_signal_3d, plot_task
 

@@ -17,7 +17,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from e3lab._hydra_utils import (
+from e3lab._run import (
     finish_wandb,
     instantiate_group,
     print_summary,

@@ -13,7 +13,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from e3lab._hydra_utils import register_resolvers
+from e3lab._run import register_resolvers
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = ROOT / "src" / "e3lab" / "conf"

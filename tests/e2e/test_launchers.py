@@ -6,7 +6,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from e3lab._hydra_utils import register_resolvers
+from e3lab._run import register_resolvers
 
 from .conftest import CONF_DIR
 

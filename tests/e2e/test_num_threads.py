@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from e3lab._hydra_utils import set_num_threads
+from e3lab._run import set_num_threads
 from e3lab.eval import evaluate
 from e3lab.train import train
 

@@ -56,7 +56,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_resume_auto_without_checkpoint_starts_fresh(tmp_path: Path) -> None:
-    from e3lab._hydra_utils import resolve_ckpt_path
+    from e3lab._run import resolve_ckpt_path
 
     assert resolve_ckpt_path(None, "auto", str(tmp_path)) is None
     (tmp_path / "last.ckpt").write_bytes(b"")

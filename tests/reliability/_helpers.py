@@ -10,7 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 import e3lab.conf
-from e3lab._hydra_utils import register_resolvers
+from e3lab._run import register_resolvers
 
 CONF_DIR = Path(e3lab.conf.__file__).resolve().parent
 # seed 001's rectangle-to-square task, shrunk: lmax 2, a narrow radial MLP, 2 steps per epoch, CSV only

@@ -1,6 +1,7 @@
 """Lightning callbacks: equivariance error, timing, signal plots, summaries, run safety, resumable CSV log."""
 
 from e3lab.callbacks._atomic_checkpoint_io import AtomicCheckpointIO
+from e3lab.callbacks._atomic_files import atomic_write, atomic_write_text
 from e3lab.callbacks._equivariance import EquivarianceCallback, EquivarianceWarning
 from e3lab.callbacks._finite_loss_guard import FiniteLossGuard, NonFiniteLossError
 from e3lab.callbacks._graceful_shutdown import GracefulShutdown
@@ -21,6 +22,8 @@ __all__ = [
     "SignalPlotCallback",
     "SummaryCallback",
     "TimingCallback",
+    "atomic_write",
+    "atomic_write_text",
     "attribute_stages",
     "profile_stages",
 ]

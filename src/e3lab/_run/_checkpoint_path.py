@@ -1,0 +1,39 @@
+"""Which checkpoint a run starts from: an explicit ``ckpt_path``, or with ``resume=auto`` its own last one."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+__all__ = ["require_file", "resolve_ckpt_path"]
+
+log = logging.getLogger("e3lab")
+
+
+def resolve_ckpt_path(ckpt_path: str | None, resume: str | None, checkpoint_dir: str) -> str | None:
+    """Checkpoint to resume from: ``ckpt_path`` if given, else the run's ``last.ckpt`` with ``resume=auto``.
+
+    Raises:
+        FileNotFoundError: ``ckpt_path`` does not exist.
+        ValueError: ``resume`` is neither null nor ``"auto"``.
+    """
+    if resume not in (None, "auto"):
+        raise ValueError(f"resume={resume!r} must be null or 'auto' (resume from checkpoints/last.ckpt)")
+    if ckpt_path is not None:
+        return str(require_file(ckpt_path))
+    last = Path(checkpoint_dir) / "last.ckpt"
+    if resume == "auto" and last.is_file():
+        log.info("resume=auto: resuming from %s", last)
+        return str(last)
+    return None
+
+
+def require_file(ckpt_path: str) -> Path:
+    """``ckpt_path`` as a Path; a clear FileNotFoundError when it does not exist."""
+    path = Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"ckpt_path={ckpt_path!r} does not exist (looked in {path.resolve()}); pass the path of a .ckpt "
+            "file, e.g. ckpt_path=outputs/<name>/<time>/checkpoints/last.ckpt"
+        )
+    return path
