@@ -186,14 +186,14 @@ def test_input_errors() -> None:
 
 def test_graph_is_checked_once_per_forward_not_per_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each index check is a device sync: the network checks edge_index once, its layers skip theirs."""
-    from e3lab.nn import _convolution, _network
+    from e3lab.nn import _backbone, _convolution
 
     calls = []
 
     def counting(edge_index: torch.Tensor, num_nodes: int) -> None:
         calls.append(num_nodes)
 
-    monkeypatch.setattr(_network, "check_edge_index", counting)
+    monkeypatch.setattr(_backbone, "check_edge_index", counting)
     monkeypatch.setattr(_convolution, "check_edge_index", counting)
     net = EquivariantConvNet("1x0e", "0e+1o", "0e+1o", num_layers=3, lmax=1, radial_hidden=8)
     pos = torch.randn(5, 3)

@@ -10,7 +10,8 @@ from torch.profiler import record_function
 from e3lab import o3
 from e3lab.graph import radius_graph
 
-from ._convolution import Convolution, check_edge_index
+from ._backbone import check_backbone_inputs
+from ._convolution import Convolution
 from ._gate import Gate
 
 Act = Callable[[torch.Tensor], torch.Tensor]
@@ -58,8 +59,8 @@ class EquivariantConvNet(torch.nn.Module):
         self_interaction: include the ``j = i`` term.
         max_num_neighbors: cap of the radius graph (high by default, so graphs are not truncated).
 
-    Forward: ``x: [N, irreps_in.dim], pos: [N, 3], batch: [N] | None, edge_index: [2, E] | None``
-    -> ``[N, irreps_out.dim]``.
+    Forward: ``x: [N, irreps_in.dim], pos: [N, 3], batch: [N] | None, edge_index: [2, E] | None,
+    edge_vec: [E, 3] | None`` -> ``[N, irreps_out.dim]``: a :class:`~e3lab.nn.Backbone`.
     """
 
     def __init__(
@@ -132,60 +133,26 @@ class EquivariantConvNet(torch.nn.Module):
         pos: torch.Tensor,
         batch: torch.Tensor | None = None,
         edge_index: torch.Tensor | None = None,
+        edge_vec: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``x: [N, irreps_in.dim]``, ``pos: [N, 3]`` -> ``[N, irreps_out.dim]``.
+        """``x: [N, irreps_in.dim]``, ``pos: [N, 3]`` -> ``[N, irreps_out.dim]`` (the ``Backbone`` contract).
 
         ``batch: [N]`` is the graph of each node (sorted), None for one graph; ``edge_index: [2, E]``
-        (source j, target i), or None to build the radius graph of each graph.
+        (source j, target i), or None to build the radius graph of each graph; ``edge_vec: [E, 3]`` replaces
+        ``pos[i] - pos[j]`` (periodic images). The spherical harmonics and the radial embedding of the edges
+        are computed once and shared by the layers.
         """
-        self._check(x, pos, batch, edge_index)
+        check_backbone_inputs(self, x, pos, batch, edge_index, edge_vec)
         if edge_index is None:
             with record_function("radius_graph"):
                 edge_index = radius_graph(
                     pos, self.max_radius, batch, max_num_neighbors=self.max_num_neighbors
                 )
+        # every convolution has the same harmonics, radial basis and self terms: one EdgeFeatures for all
+        edges = self.convs[0].edge_features(pos, edge_index, edge_vec)
         # inputs and graph were checked once above: the layers skip their own checks
         for conv, gate in zip(self.convs[:-1], self.gates, strict=True):
-            x = conv(x, pos, edge_index, validate=False)
+            x = conv(x, pos, edge_index, validate=False, edges=edges)
             with record_function("gate"):
                 x = gate(x)
-        return self.convs[-1](x, pos, edge_index, validate=False)
-
-    def _check(
-        self, x: torch.Tensor, pos: torch.Tensor, batch: torch.Tensor | None, edge_index: torch.Tensor | None
-    ) -> None:
-        if not isinstance(pos, torch.Tensor) or pos.dim() != 2 or pos.shape[1] != 3:
-            shape = list(pos.shape) if isinstance(pos, torch.Tensor) else type(pos).__name__
-            raise ValueError(f"pos must have shape [N, 3], got {shape}")
-        num_nodes = pos.shape[0]
-        model_device = next(self.parameters()).device
-        for name, t in (("pos", pos), ("x", x)):
-            if isinstance(t, torch.Tensor) and t.device != model_device:
-                raise ValueError(
-                    f"{name} is on {t.device} but the model is on {model_device}: move them to one device "
-                    f"(model.to({str(t.device)!r}) or {name}.to({str(model_device)!r}))"
-                )
-        if not torch.isfinite(pos).all():
-            bad = int((~torch.isfinite(pos).all(dim=1)).sum())
-            raise ValueError(f"pos has {bad} row(s) with NaN or Inf: remove or fix those points")
-        if not isinstance(x, torch.Tensor) or x.shape != (num_nodes, self.irreps_in.dim):
-            shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(
-                f"x must have shape [N, irreps_in.dim] = [{num_nodes}, {self.irreps_in.dim}] "
-                f"(irreps_in={self.irreps_in}, N from pos), got {shape}"
-            )
-        if not torch.isfinite(x).all():
-            raise ValueError("x has NaN or Inf entries: check the node features")
-        if x.dtype != pos.dtype:
-            raise TypeError(f"x is {x.dtype} but pos is {pos.dtype}: give both the model's dtype")
-        model_dtype = next(self.parameters()).dtype
-        if pos.dtype != model_dtype:
-            raise TypeError(
-                f"x and pos are {pos.dtype} but the model is {model_dtype}: call model.to({pos.dtype}) "
-                f"or cast the inputs to {model_dtype}"
-            )
-        if batch is not None and (not isinstance(batch, torch.Tensor) or batch.shape != (num_nodes,)):
-            shape = list(batch.shape) if isinstance(batch, torch.Tensor) else type(batch).__name__
-            raise ValueError(f"batch must have shape [N] = [{num_nodes}] (graph index per node), got {shape}")
-        if edge_index is not None:
-            check_edge_index(edge_index, num_nodes)
+        return self.convs[-1](x, pos, edge_index, validate=False, edges=edges)
