@@ -1,4 +1,5 @@
-"""Lightning callbacks: equivariance error, timing, signal plots, summaries, run safety, resumable CSV log."""
+"""Lightning callbacks: equivariance error, timing, signal plots, summaries, symmetry report, run safety,
+resumable CSV log."""
 
 from e3lab.callbacks._atomic_checkpoint_io import AtomicCheckpointIO
 from e3lab.callbacks._atomic_files import atomic_write, atomic_write_text
@@ -9,6 +10,7 @@ from e3lab.callbacks._resumable_csv_logger import ResumableCSVLogger
 from e3lab.callbacks._signal_plot import SignalPlotCallback
 from e3lab.callbacks._stage_attribution import attribute_stages
 from e3lab.callbacks._summary import SummaryCallback
+from e3lab.callbacks._symmetry_report import SymmetryReportCallback, UnreachableTargetWarning, first_graph
 from e3lab.callbacks._timing import TimingCallback, profile_stages
 
 __all__ = [
@@ -21,9 +23,12 @@ __all__ = [
     "ResumableCSVLogger",
     "SignalPlotCallback",
     "SummaryCallback",
+    "SymmetryReportCallback",
     "TimingCallback",
+    "UnreachableTargetWarning",
     "atomic_write",
     "atomic_write_text",
     "attribute_stages",
+    "first_graph",
     "profile_stages",
 ]
