@@ -14,8 +14,9 @@ from tests.o3.products import assert_kernel_matches_reference, fusable_cases, uv
 from e3lab import nn as lab_nn
 from e3lab.o3 import FullyConnectedTensorProduct, TensorProduct, rand_matrix, set_native
 from e3lab.o3._tensor_product import tensor_product_reference
+from e3lab.o3._tensor_product._switches import set_triton, triton_mode
 from e3lab.o3._tensor_product._triton_source import module_source
-from e3lab.o3._tensor_product._triton_tp import _load_module, _TritonFunction, set_triton, triton_mode
+from e3lab.o3._tensor_product._triton_tp import _load_module, _TritonFunction
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 HAS_CUDA = torch.cuda.is_available()

@@ -12,31 +12,16 @@ import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["cache_dir", "load_library", "native_enabled", "native_status", "set_native"]
+__all__ = ["cache_dir", "load_library", "native_status"]
 
-ENV_SWITCH = "E3LAB_NATIVE"
 ENV_CACHE = "E3LAB_CACHE_DIR"
-_OFF = ("0", "false", "off", "no")
 # -march=native: the library is built on the machine that runs it (the cache key holds the CPU's flags);
 # -fopenmp-simd: honour the `omp simd` reductions without linking an OpenMP runtime
 FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-fopenmp-simd", "-fPIC", "-shared", "-std=c11")
 PRECISIONS = {"float32": "float", "float64": "double"}
 
-_state: dict[str, object] = {"enabled": os.environ.get(ENV_SWITCH, "1").strip().lower() not in _OFF}
 _libraries: dict[tuple[str, str], ctypes.CDLL | None] = {}
 _errors: dict[tuple[str, str], str] = {}
-
-
-def set_native(enabled: bool) -> None:
-    """Use the native CPU kernels where they apply (``True``, the default) or never (``False``)."""
-    if not isinstance(enabled, bool):
-        raise TypeError(f"set_native expects True or False, got {enabled!r}")
-    _state["enabled"] = enabled
-
-
-def native_enabled() -> bool:
-    """Whether native kernels may be used (``E3LAB_NATIVE`` / :func:`set_native`)."""
-    return bool(_state["enabled"])
 
 
 def native_status() -> dict[str, str]:

@@ -1,7 +1,6 @@
 """O(3) building blocks with e3nn's names and conventions: irreps, rotations, Wigner matrices,
 spherical harmonics, tensor products and equivariant linear maps."""
 
-from e3lab._native import native_enabled, set_native
 from e3lab.o3._irrep import Irrep
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._linear import Linear
@@ -45,7 +44,9 @@ from e3lab.o3._tensor_product import (
     Instruction,
     TensorProduct,
     fast_paths_enabled,
+    native_enabled,
     set_fast_paths,
+    set_native,
     set_triton,
     triton_mode,
 )

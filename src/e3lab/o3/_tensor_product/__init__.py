@@ -1,6 +1,5 @@
 """Tensor products of irreps-laid-out tensors (e3nn's API): instructions, fast kernel, reference."""
 
-from e3lab.o3._tensor_product._fast_paths import fast_paths_enabled, set_fast_paths
 from e3lab.o3._tensor_product._instruction import Instruction
 from e3lab.o3._tensor_product._reference import tensor_product_reference
 from e3lab.o3._tensor_product._sub import (
@@ -8,8 +7,15 @@ from e3lab.o3._tensor_product._sub import (
     FullTensorProduct,
     FullyConnectedTensorProduct,
 )
+from e3lab.o3._tensor_product._switches import (
+    fast_paths_enabled,
+    native_enabled,
+    set_fast_paths,
+    set_native,
+    set_triton,
+    triton_mode,
+)
 from e3lab.o3._tensor_product._tensor_product import TensorProduct
-from e3lab.o3._tensor_product._triton_tp import set_triton, triton_mode
 
 __all__ = [
     "ElementwiseTensorProduct",
@@ -18,7 +24,9 @@ __all__ = [
     "Instruction",
     "TensorProduct",
     "fast_paths_enabled",
+    "native_enabled",
     "set_fast_paths",
+    "set_native",
     "set_triton",
     "tensor_product_reference",
     "triton_mode",

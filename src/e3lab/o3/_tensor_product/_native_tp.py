@@ -23,10 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from e3lab._native import load_library, native_enabled
+from e3lab._native import load_library
 from e3lab._native._memory import empty_on_huge_pages
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._tensor_product._instruction import Instruction
+from e3lab.o3._tensor_product._switches import native_enabled
 from e3lab.o3._wigner_3j import wigner_3j
 
 __all__ = ["NativeTensorProduct"]

@@ -8,11 +8,11 @@ from typing import Any
 import torch
 
 from e3lab.o3._irreps import Irreps
-from e3lab.o3._tensor_product._fast_paths import fast_paths_enabled
 from e3lab.o3._tensor_product._instruction import Instruction, build_instructions
-from e3lab.o3._tensor_product._kernel import TensorProductKernel
 from e3lab.o3._tensor_product._native_tp import NativeTensorProduct
+from e3lab.o3._tensor_product._pytorch_kernel import TensorProductKernel
 from e3lab.o3._tensor_product._reference import tensor_product_reference
+from e3lab.o3._tensor_product._switches import fast_paths_enabled
 from e3lab.o3._tensor_product._triton_tp import TritonTensorProduct
 
 __all__ = ["TensorProduct"]

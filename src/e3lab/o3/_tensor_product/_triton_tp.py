@@ -11,8 +11,9 @@ into ``E3LAB_CACHE_DIR/triton`` (default ``~/.cache/e3lab/triton``) and imported
 first call and autotunes the block sizes per size class of the row count (``E3LAB_TRITON_AUTOTUNE=0``: the
 first candidate only, for a quick start).
 
-``E3LAB_TRITON`` (or :func:`set_triton`): ``1`` (default) uses it for CUDA tensors when Triton is importable,
-``0`` never, ``interpret`` also for CPU tensors through Triton's interpreter (slow; tests without a GPU).
+``E3LAB_TRITON`` (or ``o3.set_triton``, see :mod:`._switches`): ``1`` (default) uses it for CUDA tensors when
+Triton is importable, ``0`` never, ``interpret`` also for CPU tensors through Triton's interpreter (slow;
+tests without a GPU).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import functools
 import hashlib
 import importlib.util
 import os
-import sys
 import tempfile
 from types import ModuleType
 
@@ -31,6 +31,7 @@ from e3lab._native import cache_dir
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._tensor_product._instruction import Instruction
 from e3lab.o3._tensor_product._native_tp import Edges, Fallback, _differentiable_grads, _live_paths
+from e3lab.o3._tensor_product._switches import ENV_TRITON, triton_mode
 from e3lab.o3._tensor_product._triton_source import (
     KernelSpec,
     PathSpec,
@@ -40,34 +41,13 @@ from e3lab.o3._tensor_product._triton_source import (
 )
 from e3lab.o3._wigner_3j import wigner_3j
 
-__all__ = ["TritonTensorProduct", "set_triton", "triton_mode"]
+__all__ = ["TritonTensorProduct"]
 
-ENV_SWITCH = "E3LAB_TRITON"
-_MODES = ("1", "0", "interpret")
-_state = {"mode": os.environ.get(ENV_SWITCH, "1").strip().lower()}
 _DTYPES = (torch.float32, torch.float64)
 MAX_SOURCE_LINES = 4000
 ENV_AUTOTUNE = "E3LAB_TRITON_AUTOTUNE"
 _modules: dict[str, ModuleType] = {}  # generated source digest -> imported module
 _kernels: dict[tuple[str, bool], tuple] = {}  # (source, autotuned) -> (forward, backward)
-
-
-def set_triton(mode: bool | str) -> None:
-    """``True``/``"1"``: Triton kernels for CUDA tensors (default); ``False``/``"0"``: never; ``"interpret"``:
-    also for CPU tensors, through Triton's interpreter (for testing the kernels without a GPU)."""
-    value = ("1" if mode else "0") if isinstance(mode, bool) else str(mode).strip().lower()
-    if value not in _MODES:
-        raise ValueError(f"set_triton expects True, False or 'interpret', got {mode!r}")
-    _state["mode"] = value
-    if value == "interpret" and "triton" not in sys.modules:
-        os.environ["TRITON_INTERPRET"] = "1"  # Triton reads it when it and its kernels are defined
-
-
-def triton_mode() -> str:
-    """``"1"``, ``"0"`` or ``"interpret"`` (see :func:`set_triton`); an unknown ``E3LAB_TRITON`` raises."""
-    if _state["mode"] not in _MODES:
-        raise ValueError(f"{ENV_SWITCH}={_state['mode']!r}: use 1, 0 or interpret")
-    return _state["mode"]
 
 
 @functools.cache
@@ -133,7 +113,7 @@ def _interpreted() -> bool:
     interpreted = bool(triton.knobs.runtime.interpret)
     if triton_mode() == "interpret" and not interpreted:
         raise RuntimeError(
-            f"{ENV_SWITCH}=interpret needs Triton's interpreter: set TRITON_INTERPRET=1 before triton is "
+            f"{ENV_TRITON}=interpret needs Triton's interpreter: set TRITON_INTERPRET=1 before triton is "
             "imported (set_triton('interpret') does it when triton is not imported yet)"
         )
     return interpreted
