@@ -32,6 +32,7 @@ from e3lab._run import (
     start_loggers,
     write_status,
 )
+from e3lab._run._training_data_stats import register_training_data_stats
 from e3lab.callbacks import GracefulShutdown, ResumableCSVLogger, SummaryCallback
 
 log = logging.getLogger("e3lab.train")
@@ -70,6 +71,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule = instantiate(cfg.data)
+    register_training_data_stats(datamodule)  # ${training_data_stats:...} in the model config
     model = instantiate(cfg.model)
     callbacks = instantiate_group(cfg.get("callbacks"))
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.resume, cfg.paths.checkpoint_dir)
