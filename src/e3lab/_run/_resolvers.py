@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from omegaconf import OmegaConf
 
 __all__ = ["register_resolvers"]
@@ -13,6 +15,11 @@ def _sh_irreps(lmax: int) -> str:
     if lmax < 0:
         raise ValueError(f"lmax={lmax} must be >= 0")
     return " + ".join(f"1x{l}{'e' if l % 2 == 0 else 'o'}" for l in range(lmax + 1))
+
+
+def _species_irreps(chemical_symbols: Sequence[str]) -> str:
+    """``"{len(chemical_symbols)}x0e"``: the one-hot species, an atoms data config's ``irreps_in``."""
+    return f"{len(chemical_symbols)}x0e"
 
 
 def _direction(mode: str) -> str:
@@ -32,3 +39,4 @@ def register_resolvers() -> None:
     """
     OmegaConf.register_new_resolver("sh_irreps", _sh_irreps, replace=True)
     OmegaConf.register_new_resolver("hparams_direction", _direction, replace=True)
+    OmegaConf.register_new_resolver("species_irreps", _species_irreps, replace=True)
