@@ -36,13 +36,13 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
 lint: setup
-	$(PY) -m ruff check src tests scripts train.py eval.py
-	$(PY) -m ruff format --check src tests scripts train.py eval.py
+	$(PY) -m ruff check src tests scripts train.py eval.py md.py
+	$(PY) -m ruff format --check src tests scripts train.py eval.py md.py
 	$(VENV)/bin/lint-imports
 
 format: setup
-	$(PY) -m ruff format src tests scripts train.py eval.py
-	$(PY) -m ruff check --fix src tests scripts train.py eval.py
+	$(PY) -m ruff format src tests scripts train.py eval.py md.py
+	$(PY) -m ruff check --fix src tests scripts train.py eval.py md.py
 
 train: setup
 	$(PY) train.py experiment=square_to_rect

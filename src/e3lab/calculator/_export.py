@@ -1,0 +1,116 @@
+"""Export a potential's energy-and-forces computation as one graph: a ``torch.export`` program, optionally
+compiled ahead of time by AOTInductor.
+
+Forces are ``-dE/dpos``, an autograd call that ``torch.export`` cannot trace by itself. So the whole
+computation (forward, then the backward that gives the forces, and the strain derivative for stress) is
+first unrolled into one graph of aten operations by ``make_fx`` with symbolic shapes; that graph has no
+autograd call left and is exported with a dynamic number of atoms and edges. The native C kernels are
+switched off while tracing (a traced graph cannot call into C through ctypes): the exported graph runs
+PyTorch's own operations, the AOTInductor form compiles them to C++.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from e3lab.graph import AtomsBatch
+from e3lab.o3 import native_enabled, set_native
+
+__all__ = ["ExportError", "ExportedPotential", "export_potential"]
+
+_INPUTS = ("pos", "species", "batch", "ptr", "cell", "pbc", "edge_index", "edge_shift")
+
+
+class ExportError(RuntimeError):
+    """The potential cannot be turned into the requested form; the message says at which stage and why."""
+
+
+class ExportedPotential:
+    """A traced potential: ``__call__(batch) -> {"energy", "atomic_energy", "forces"[, "stress"]}``.
+
+    Attributes:
+        form: ``"export"`` or ``"aoti"``; program: what runs (an ``ExportedProgram``'s module or an
+        AOTInductor package); keys: the output names, in order.
+    """
+
+    def __init__(self, form: str, program: Callable[..., Any], keys: tuple[str, ...]) -> None:
+        self.form = form
+        self.program = program
+        self.keys = keys
+
+    def __call__(self, batch: AtomsBatch) -> dict[str, Tensor]:
+        outputs = self.program(*(getattr(batch, name) for name in _INPUTS))
+        return dict(zip(self.keys, outputs, strict=True))
+
+
+def _traceable(model: Any, stress: bool, keys: tuple[str, ...]) -> Callable[..., tuple[Tensor, ...]]:
+    def energy_forces(pos, species, batch, ptr, cell, pbc, edge_index, edge_shift):
+        atoms = AtomsBatch(
+            pos=pos,
+            species=species,
+            batch=batch,
+            ptr=ptr,
+            cell=cell,
+            pbc=pbc,
+            edge_index=edge_index,
+            edge_shift=edge_shift,
+        )
+        with torch.enable_grad():
+            out = model.predict(atoms, forces=True, stress=stress, create_graph=False)
+        return tuple(out[key].detach() for key in keys)
+
+    return energy_forces
+
+
+def export_potential(
+    model: Any, example: AtomsBatch, stress: bool = False, aoti: bool = False
+) -> ExportedPotential:
+    """Trace ``model.predict`` on ``example`` (one structure) into an exported program (``aoti``: compiled).
+
+    The number of atoms and edges are dynamic (at least 2 each); the dtype, device and the single
+    structure per call are fixed. Raises :class:`ExportError` naming the stage that failed and why.
+    """
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    if example.num_graphs != 1:
+        raise ExportError(
+            f"export traces one structure per call; the example batch holds {example.num_graphs}"
+        )
+    if example.pos.shape[0] < 2 or example.edge_index.shape[1] < 2:
+        raise ExportError(
+            "export needs an example with at least 2 atoms and 2 edges (dynamic sizes start at 2)"
+        )
+    keys = ("energy", "atomic_energy", "forces", *(("stress",) if stress else ()))
+    args = tuple(getattr(example, name) for name in _INPUTS)
+    stage = "make_fx (unrolling forward and force backward into one graph)"
+    previous = native_enabled()
+    set_native(False)
+    try:
+        graph = make_fx(
+            _traceable(model, stress, keys), tracing_mode="symbolic", _allow_non_fake_inputs=True
+        )(*args)
+        stage = "torch.export.export (dynamic atoms and edges)"
+        atoms, edges = torch.export.Dim("atoms", min=2), torch.export.Dim("edges", min=2)
+        dynamic = ({0: atoms}, {0: atoms}, {0: atoms}, None, None, None, {1: edges}, {0: edges})
+        program = torch.export.export(graph, args, dynamic_shapes=dynamic, strict=False)
+        if not aoti:
+            return ExportedPotential("export", program.module(), keys)
+        stage = "AOTInductor compilation (torch._inductor.aoti_compile_and_package)"
+        package = Path(tempfile.mkdtemp(prefix="e3lab_aoti_")) / "potential.pt2"
+        path = torch._inductor.aoti_compile_and_package(program, package_path=str(package))
+        return ExportedPotential("aoti", torch._inductor.aoti_load_package(path), keys)
+    except ExportError:
+        raise
+    except Exception as err:
+        raise ExportError(
+            f"the potential cannot be exported: {stage} failed with {type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}; use form='eager'"
+        ) from err
+    finally:
+        set_native(previous)
