@@ -1,6 +1,7 @@
 """O(3) building blocks with e3nn's names and conventions: irreps, rotations, Wigner matrices,
 spherical harmonics, tensor products and equivariant linear maps."""
 
+from e3lab.o3 import irrep
 from e3lab.o3._irrep import Irrep
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._linear import Linear
@@ -79,6 +80,7 @@ __all__ = [
     "identity_quaternion",
     "inverse_angles",
     "inverse_quaternion",
+    "irrep",
     "matrix_to_angles",
     "matrix_to_axis_angle",
     "matrix_to_quaternion",

@@ -58,12 +58,18 @@ def parse_irrep(text: str, context: str | None = None) -> tuple[int, int]:
     return l, _PARITY_LETTERS[parity]
 
 
+def _is_foreign_irrep(obj: Any) -> bool:
+    """Whether ``obj`` is another library's irrep object (exposing integer ``l`` and ``p``)."""
+    return not isinstance(obj, Irrep) and isinstance(getattr(obj, "l", None), int) and hasattr(obj, "p")
+
+
 class Irrep(tuple):
     """Irreducible representation of O(3): degree ``l >= 0`` and parity ``p`` in ``{1, -1}``.
 
     ``Irrep(1, -1)``, ``Irrep("1o")``, ``Irrep("2y")`` (``p = (-1)^l``), ``Irrep((1, -1))`` and
-    ``Irrep(other_irrep)`` all work. It is the tuple ``(l, p)``: hashable, ordered by ``(l, p)``
-    (so ``0o < 0e < 1o < 1e``) and unpackable as ``l, p = ir``. Dimension ``2l + 1``.
+    ``Irrep(other_irrep)`` all work, also for an e3nn ``Irrep`` (converted by value). It is the tuple
+    ``(l, p)``: hashable, ordered by ``(l, p)`` (so ``0o < 0e < 1o < 1e``) and unpackable as ``l, p = ir``.
+    Dimension ``2l + 1``.
     """
 
     def __new__(cls, l: int | str | tuple | Irrep, p: int | None = None) -> Irrep:
@@ -72,8 +78,16 @@ class Irrep(tuple):
                 return l
             if isinstance(l, str):
                 l, p = parse_irrep(l)
+            elif _is_foreign_irrep(l):  # e.g. an e3nn Irrep (whose len() raises): converted by value
+                l, p = l.l, l.p
             elif isinstance(l, tuple) and len(l) == 2:
                 l, p = l
+            elif isinstance(l, int) and not isinstance(l, bool):
+                if l < 0:
+                    raise ValueError(f"Irrep degree l must be >= 0, got {l}")
+                raise ValueError(
+                    f"Irrep({l}) has no parity: write Irrep({l}, 1), Irrep({l}, -1) or Irrep('{l}e')"
+                )
             else:
                 raise TypeError(
                     f"cannot make an Irrep from {l!r} of type {type(l).__name__}; "

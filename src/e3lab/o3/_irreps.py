@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import torch
 
 from e3lab.o3._irrep import Irrep, _as_int, parse_irrep
+from e3lab.o3._mul_slice import MulSlicer
 from e3lab.o3._quaternion import axis_angle_to_angles, quaternion_to_angles
 from e3lab.o3._rotation import matrix_to_angles
 
@@ -20,6 +21,11 @@ class _MulIr(NamedTuple):
 
     mul: int
     ir: Irrep
+
+    @property
+    def slice_by_mul(self) -> MulSlicer:
+        """Slice by copy: ``Irreps("10x0e + 10x1e").slice_by_mul[5:15] == Irreps("5x0e + 5x1e")``."""
+        return MulSlicer(self)
 
     @property
     def dim(self) -> int:
@@ -87,7 +93,11 @@ class Irreps(tuple):
     Built from a string ``"16x1e + 32x2o"``, an ``Irrep``, a list of ``(mul, ir)`` / ``(mul, (l, p))``
     pairs or of irreps, another ``Irreps``, or nothing (empty). A tensor laid out by it has shape
     ``[..., irreps.dim]``, each ``mul x ir`` block being u-major (index ``u * ir.dim + m``).
+    An e3nn ``Irreps`` is converted by value.
     """
+
+    # the class marker by which e3nn's test helpers recognise an Irreps (an attribute, not the type)
+    _e3nn_irreps_marker = True
 
     def __new__(cls, irreps: Irreps | Irrep | str | Iterable | None = None) -> Irreps:
         if isinstance(irreps, Irreps):
@@ -140,6 +150,11 @@ class Irreps(tuple):
         return Irreps(tuple(self) * _as_int(n, "repetition count"))
 
     __rmul__ = __mul__
+
+    @property
+    def slice_by_mul(self) -> MulSlicer:
+        """Slice by copy: ``Irreps("10x0e + 10x1e").slice_by_mul[5:15] == Irreps("5x0e + 5x1e")``."""
+        return MulSlicer(self)
 
     @property
     def dim(self) -> int:

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from e3lab.o3._errors import InstructionError, InstructionIndexError, WeightError
 from e3lab.o3._irreps import Irreps
 
 __all__ = ["Linear"]
@@ -21,30 +22,42 @@ class Instruction(NamedTuple):
     path_weight: float
 
 
+def _pairs(instructions: Sequence[Any]) -> tuple[list[tuple[int, int]], set[int]]:
+    """``(i_in, i_out)`` pairs and the outputs given a bias (``i_in == -1``).
+
+    Entries are pairs or instruction objects with ``i_in``/``i_out`` (e3lab's or e3nn's
+    ``Linear.instructions``, whose path weights follow from the pairs and are recomputed).
+    """
+    pairs, bias_outputs = [], set()
+    for entry in instructions:
+        if hasattr(entry, "i_in") and hasattr(entry, "i_out"):
+            entry = (entry.i_in, entry.i_out)
+        entry = tuple(entry)
+        if len(entry) != 2:
+            raise InstructionError(f"Linear instruction {entry} must be a pair (i_in, i_out)")
+        if entry[0] == -1:
+            bias_outputs.add(entry[1])
+        else:
+            pairs.append(entry)
+    return pairs, bias_outputs
+
+
 def _instructions(
     irreps_in: Irreps,
     irreps_out: Irreps,
-    pairs: Sequence[tuple[int, int]] | None,
+    pairs: list[tuple[int, int]],
     f_in: int | None,
     norm: str,
 ) -> list[Instruction]:
-    if pairs is None:
-        pairs = [
-            (i, o)
-            for i, (_, ir_in) in enumerate(irreps_in)
-            for o, (_, ir_out) in enumerate(irreps_out)
-            if ir_in == ir_out
-        ]
-    pairs = [tuple(p) for p in pairs]
     for i_in, i_out in pairs:
         if not 0 <= i_in < len(irreps_in) or not 0 <= i_out < len(irreps_out):
-            raise ValueError(
+            raise InstructionIndexError(
                 f"instruction {(i_in, i_out)} is out of range for irreps_in={irreps_in} "
                 f"({len(irreps_in)} terms) "
                 f"and irreps_out={irreps_out} ({len(irreps_out)} terms)"
             )
         if irreps_in[i_in].ir != irreps_out[i_out].ir:
-            raise ValueError(
+            raise InstructionError(
                 f"instruction {(i_in, i_out)} maps {irreps_in[i_in].ir} to {irreps_out[i_out].ir}; "
                 "Linear only connects equal irreps"
             )
@@ -66,9 +79,14 @@ class Linear(torch.nn.Module):
     ``[f_in, f_out, weight_numel]`` and the output ``[..., f_out, irreps_out.dim]``.
 
     Args:
+        instructions: ``(i_in, i_out)`` pairs, or the ``instructions`` of another ``Linear`` (e3lab's or
+            e3nn's; their bias entries ``i_in == -1`` request biases on those outputs).
         biases: ``True`` adds a bias (initialised to 0) to every ``0e`` output term, or one bool per term.
         internal_weights / shared_weights: as in :class:`TensorProduct`; per-sample weights are
             ``[..., weight_numel]``.
+        _optimize_einsums: e3nn's switch for planning its einsums with opt_einsum. Accepted and kept as
+            ``self._optimize_einsums`` for e3nn code; e3lab's Linear is one matmul per instruction, so it
+            changes nothing (in e3nn it changes only speed, never values).
     """
 
     def __init__(
@@ -83,6 +101,7 @@ class Linear(torch.nn.Module):
         instructions: Sequence[tuple[int, int]] | None = None,
         biases: bool | Sequence[bool] = False,
         path_normalization: str = "element",
+        _optimize_einsums: bool | None = None,
     ) -> None:
         super().__init__()
         if path_normalization not in ("element", "path"):
@@ -91,9 +110,16 @@ class Linear(torch.nn.Module):
             raise ValueError(f"give both f_in and f_out or neither, got f_in={f_in}, f_out={f_out}")
         self.irreps_in, self.irreps_out = Irreps(irreps_in), Irreps(irreps_out)
         self.f_in, self.f_out = f_in, f_out
-        self.instructions = _instructions(
-            self.irreps_in, self.irreps_out, instructions, f_in, path_normalization
-        )
+        self._optimize_einsums = _optimize_einsums
+        if instructions is None:
+            instructions = [
+                (i, o)
+                for i, (_, ir_in) in enumerate(self.irreps_in)
+                for o, (_, ir_out) in enumerate(self.irreps_out)
+                if ir_in == ir_out
+            ]
+        pairs, bias_outputs = _pairs(instructions)
+        self.instructions = _instructions(self.irreps_in, self.irreps_out, pairs, f_in, path_normalization)
         if isinstance(biases, bool):
             biases = [biases and ir.is_scalar() for _, ir in self.irreps_out]
         biases = list(biases)
@@ -101,6 +127,7 @@ class Linear(torch.nn.Module):
             raise ValueError(
                 f"biases has {len(biases)} entries, irreps_out={self.irreps_out} has {len(self.irreps_out)}"
             )
+        biases = [bias or i in bias_outputs for i, bias in enumerate(biases)]
         for bias, (_, ir) in zip(biases, self.irreps_out, strict=True):
             if bias and not ir.is_scalar():
                 raise ValueError(f"biases are only allowed on 0e outputs, got one on {ir}")
@@ -139,16 +166,34 @@ class Linear(torch.nn.Module):
     def weight_views(
         self, weight: torch.Tensor | None = None, yield_instruction: bool = False
     ) -> Iterator[torch.Tensor | tuple[int, Instruction, torch.Tensor]]:
-        """Views ``[..., mul_in, mul_out]`` of ``weight`` (default: internal), one per weighted path."""
-        weight = self.weight if weight is None else weight
-        offset = 0
+        """Views ``[..., mul_in, mul_out]`` of ``weight`` (default: internal), one per weighted path.
+
+        With ``yield_instruction`` yields ``(instruction_index, instruction, view)``.
+        """
         for index, ins in enumerate(self.instructions):
-            if ins.i_in == -1:
-                continue
-            size = ins.path_shape[0] * ins.path_shape[1]
-            view = weight.narrow(-1, offset, size).view(*weight.shape[:-1], *ins.path_shape)
-            offset += size
-            yield (index, ins, view) if yield_instruction else view
+            if ins.i_in != -1:
+                view = self.weight_view_for_instruction(index, weight)
+                yield (index, ins, view) if yield_instruction else view
+
+    def weight_view_for_instruction(
+        self, instruction: int, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The view ``[..., mul_in, mul_out]`` of ``weight`` (default: internal) used by ``instructions[i]``.
+
+        Writing into it changes the weights. ``weight``: ``[..., weight_numel]`` as given to ``forward``.
+        """
+        ins = self.instructions[instruction]
+        if ins.i_in == -1:
+            raise ValueError(f"instruction {instruction} is the bias of output {ins.i_out}: use .bias")
+        if weight is None:
+            if not self.internal_weights:
+                raise WeightError(f"Linear has no internal weights: pass weight [..., {self.weight_numel}]")
+            weight = self.weight
+        offset = sum(
+            i.path_shape[0] * i.path_shape[1] for i in self.instructions[:instruction] if i.i_in != -1
+        )
+        size = ins.path_shape[0] * ins.path_shape[1]
+        return weight.narrow(-1, offset, size).view(*weight.shape[:-1], *ins.path_shape)
 
     def _check(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
         lead = 2 if self.f_in is not None else 1
@@ -164,7 +209,7 @@ class Linear(torch.nn.Module):
             ok = tuple(weight.shape[weight.dim() - len(w_lead) - 1 :]) == (*w_lead, self.weight_numel)
             if not ok or (self.shared_weights and weight.dim() != len(w_lead) + 1):
                 dims = ", ".join(map(str, (*w_lead, self.weight_numel)))
-                raise ValueError(
+                raise WeightError(
                     f"weight has shape {tuple(weight.shape)}; expected "
                     f"[{'' if self.shared_weights else '..., '}{dims}] (weight_numel)"
                 )
@@ -186,11 +231,11 @@ class Linear(torch.nn.Module):
         """``features: [..., (f_in,) irreps_in.dim]`` -> ``[..., (f_out,) irreps_out.dim]``."""
         if weight is None:
             if self.weight_numel > 0 and not self.internal_weights:
-                raise ValueError(f"Linear has no internal weights: pass weight [..., {self.weight_numel}]")
+                raise WeightError(f"Linear has no internal weights: pass weight [..., {self.weight_numel}]")
             weight = self.weight
         if bias is None:
             if self.bias_numel > 0 and not self.internal_weights:
-                raise ValueError(f"Linear has no internal biases: pass bias [..., {self.bias_numel}]")
+                raise WeightError(f"Linear has no internal biases: pass bias [..., {self.bias_numel}]")
             bias = self.bias
         self._check(features, weight, bias)
         return self._linear(features, weight, bias)
