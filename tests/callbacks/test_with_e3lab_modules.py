@@ -26,7 +26,8 @@ from e3lab.models import SignalRegressionModule
 @pytest.mark.slow
 def test_shapes_run_with_every_callback(tmp_path):
     data = ShapesDataModule(start="square", target="rectangle", lmax=2, steps_per_epoch=2)
-    net = {"irreps_in": str(data.irreps_in), "irreps_out": str(data.irreps_out), "num_layers": 1, "lmax": 2}
+    net = {"_target_": "e3lab.nn.EquivariantConvNet", "irreps_in": str(data.irreps_in)}
+    net.update(irreps_out=str(data.irreps_out), num_layers=1, lmax=2)
     net["irreps_hidden"] = "4x0e + 2x1o + 2x1e + 2x2e"
     module = SignalRegressionModule(net)
     callbacks = [

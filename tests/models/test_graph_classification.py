@@ -11,6 +11,7 @@ from e3lab.models import GraphClassificationModule, logits_from_pooled, num_clas
 from e3lab.o3 import Irreps, rand_matrix
 
 NET = {
+    "_target_": "e3lab.nn.EquivariantConvNet",
     "irreps_in": "1x0e",
     "irreps_out": "1x0o + 6x0e",
     "irreps_hidden": "4x0e + 4x0o + 2x1e + 2x1o",

@@ -8,6 +8,7 @@ from e3lab.data import RandomCloudsDataModule
 from e3lab.models import NodeRegressionModule
 
 NET = {
+    "_target_": "e3lab.nn.EquivariantConvNet",
     "irreps_in": "10x0e + 10x1e",
     "irreps_out": "20x0e + 10x1e",
     "irreps_hidden": "8x0e + 4x1e",

@@ -14,6 +14,7 @@ from e3lab.signal import from_vectors
 
 LMAX = 2
 NET = {
+    "_target_": "e3lab.nn.EquivariantConvNet",
     "irreps_in": "1x0e",
     "irreps_out": "1x0e + 1x1o + 1x2e",
     "irreps_hidden": "1x0e + 1x1o + 1x2e",
@@ -94,6 +95,6 @@ def test_compile_keeps_the_state_dict() -> None:
     assert set(model.state_dict()) == keys
 
 
-def test_net_must_be_a_dict() -> None:
-    with pytest.raises(TypeError, match="irreps_in and irreps_out"):
+def test_net_must_be_a_target_config() -> None:
+    with pytest.raises(TypeError, match="net must be a config with a _target_"):
         SignalRegressionModule({"irreps_in": "1x0e"})

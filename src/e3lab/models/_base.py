@@ -1,4 +1,4 @@
-"""Shared LightningModule plumbing: the wrapped network, optimizers from config, irreps checks, compile."""
+"""Shared LightningModule plumbing: the backbone and optimizers from configs, irreps checks, compile."""
 
 from __future__ import annotations
 
@@ -9,45 +9,53 @@ import lightning as L
 import torch
 
 from e3lab.graph import GraphBatch
-from e3lab.nn import EquivariantConvNet
+from e3lab.models._build import build, build_backbone
 from e3lab.o3 import Irreps
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
 
 
+def _factory(value: Callable[..., Any] | dict[str, Any] | None, name: str) -> Callable[..., Any] | None:
+    """A factory from a callable, or from a ``_target_`` config (with ``_partial_: true``), or None."""
+    if value is None or callable(value):
+        return value
+    if isinstance(value, dict) and "_target_" in value:
+        return build({**value, "_partial_": True})
+    raise TypeError(f"{name} must be a callable, a _target_ config or None, got {value!r}")
+
+
 class EquivariantTask(L.LightningModule):
-    """Base class: ``self.net`` is an ``EquivariantConvNet`` built from the plain dict ``net``.
+    """Base class: ``self.net`` is a backbone (:class:`~e3lab.nn.Backbone`) built from the config ``net``.
 
     Args:
-        net: keyword arguments of ``EquivariantConvNet`` (``irreps_in``, ``irreps_out``, ...).
-        optimizer: factory ``params -> Optimizer`` (Hydra ``_partial_: true``); default Adam(lr=1e-3).
-        scheduler: factory ``optimizer -> LRScheduler`` or ``None``; stepped every epoch.
+        net: the backbone's config, a plain dict: ``_target_`` (its class, e.g.
+            ``e3lab.nn.EquivariantConvNet``
+            or ``e3lab.nn.NequIPNet``) and its keyword arguments (``irreps_in``, ``irreps_out``, ...).
+        optimizer: factory ``params -> Optimizer``, or its ``_target_`` config (built as a partial);
+            default Adam(lr=1e-3).
+        scheduler: factory ``optimizer -> LRScheduler``, its ``_target_`` config, or ``None``; stepped
+            every epoch.
         compile: compile ``self.net`` in place with ``torch.compile`` at fit start (never this module).
 
-    Checkpoints record the class and the network's arguments, so ``load_from_checkpoint(path)`` needs no
+    Checkpoints record the class and the backbone's config, so ``load_from_checkpoint(path)`` needs no
     other argument (the loaded model has the default optimizer unless one is passed).
     """
 
     def __init__(
         self,
         net: dict[str, Any],
-        optimizer: OptimizerFactory | None = None,
-        scheduler: SchedulerFactory | None = None,
+        optimizer: OptimizerFactory | dict[str, Any] | None = None,
+        scheduler: SchedulerFactory | dict[str, Any] | None = None,
         compile: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(net, dict) or "irreps_in" not in net or "irreps_out" not in net:
-            raise TypeError(
-                "net must be a dict of EquivariantConvNet arguments with at least irreps_in and irreps_out, "
-                f"got {net!r}"
-            )
         # the optimizer/scheduler factories are not needed to rebuild the model, and leaving them out keeps
         # checkpoints loadable with torch.load(weights_only=True); the full run config is logged separately
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
-        self.net = EquivariantConvNet(**net)
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
+        self.net = build_backbone(net)
+        self.optimizer_factory = _factory(optimizer, "optimizer")
+        self.scheduler_factory = _factory(scheduler, "scheduler")
         self.build_metrics()
 
     def build_metrics(self) -> None:
@@ -94,9 +102,13 @@ class EquivariantTask(L.LightningModule):
         checkpoint["e3lab_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     def configure_optimizers(self) -> Any:
+        """The optimizer over the trainable parameters; a ReduceLROnPlateau schedule watches ``val/loss``."""
         factory = self.optimizer_factory or (lambda params: torch.optim.Adam(params, lr=1e-3))
-        optimizer = factory(self.parameters())
+        optimizer = factory([p for p in self.parameters() if p.requires_grad])
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        config = {"scheduler": scheduler, "interval": "epoch"}
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            config["monitor"] = "val/loss"
+        return {"optimizer": optimizer, "lr_scheduler": config}

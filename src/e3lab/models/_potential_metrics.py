@@ -1,0 +1,53 @@
+"""Errors of a potential in the units people quote: meV/atom, meV/A (force components), meV/A^3."""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics import MeanAbsoluteError, MeanSquaredError, Metric
+
+from e3lab.graph import AtomsBatch
+
+# metric name -> (target, kind); names are logged as "<stage>/<name>"
+METRICS = {
+    "energy_mae_mev_per_atom": ("energy", "mae"),
+    "energy_rmse_mev_per_atom": ("energy", "rmse"),
+    "forces_mae_mev_per_a": ("forces", "mae"),
+    "forces_rmse_mev_per_a": ("forces", "rmse"),
+    "stress_mae_mev_per_a3": ("stress", "mae"),
+    "stress_rmse_mev_per_a3": ("stress", "rmse"),
+}
+
+
+def _metric(kind: str) -> Metric:
+    return MeanAbsoluteError() if kind == "mae" else MeanSquaredError(squared=False)
+
+
+class PotentialMetrics(torch.nn.Module):
+    """Per-atom energy, force-component and stress-component errors of one stage, accumulated over an epoch.
+
+    ``update(pred, batch)`` takes :meth:`InteratomicPotential.predict`'s dict and the batch's targets (eV,
+    eV/A, eV/A^3) and accumulates errors in milli-units; a target the batch lacks (or a prediction not made)
+    is skipped. ``updated()`` lists the metrics that saw data, for logging.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metrics = torch.nn.ModuleDict({name: _metric(kind) for name, (_, kind) in METRICS.items()})
+
+    def update(self, pred: dict[str, torch.Tensor], batch: AtomsBatch) -> None:
+        pairs = {}
+        if batch.energy is not None and "energy" in pred:
+            num_atoms = batch.num_atoms.to(pred["energy"])
+            pairs["energy"] = (pred["energy"] / num_atoms, batch.energy / num_atoms)
+        for key in ("forces", "stress"):
+            target = getattr(batch, key)
+            if target is not None and key in pred:
+                pairs[key] = (pred[key], target)
+        for name, (key, _) in METRICS.items():
+            if key in pairs:
+                predicted, target = pairs[key]
+                self.metrics[name].update(1000.0 * predicted.detach().flatten(), 1000.0 * target.flatten())
+
+    def updated(self) -> dict[str, Metric]:
+        """The metrics updated since the last reset (Lightning computes and resets them at epoch end)."""
+        return {name: metric for name, metric in self.metrics.items() if metric.update_called}
