@@ -31,6 +31,10 @@ from pathlib import Path
 import torch
 
 from _report_figures import copy_timing, plot_loss, plot_shapes  # scripts/ is on sys.path
+from _report_potential import CAPTIONS as POTENTIAL_CAPTIONS
+from _report_potential import KEY_METRICS as POTENTIAL_KEYS
+from _report_potential import TABLE_PREFIXES as POTENTIAL_PREFIXES
+from _report_potential import potential_figures, potential_pass, time_per_step
 
 ROOT = Path(__file__).resolve().parent.parent
 Metrics = dict[str, float]
@@ -44,6 +48,8 @@ class Experiment:
     demonstrates: str
     claim: str
     check: Callable[[Metrics], bool]
+    # an interatomic potential: learning curves, parity plots, symmetry and physics errors in the table
+    potential: bool = False
 
 
 def _reaches_target(m: Metrics) -> bool:
@@ -94,6 +100,26 @@ EXPERIMENTS = {
             "('10x0e + 10x1e' inputs, '20x0e + 10x1e' outputs).",
             "test R^2 > 0.5 (the student learns the teacher; predicting the mean gives R^2 = 0)",
             lambda m: m["test/r2"] > 0.5,
+        ),
+        Experiment(
+            "emt_cu",
+            "An interatomic potential of bulk copper: energies, forces (-dE/dr) and stress of rattled "
+            "and molecular-dynamics (300, 800, 1300 K) supercells labelled by ASE's EMT, learned by an "
+            "equivariant network. The checks show that the trained model is E(3)-invariant with periodic "
+            "images and that its forces are conservative.",
+            "test force MAE < 50 meV/A; symmetry errors < 1e-9 and force finite-difference error < 1e-6 "
+            "(float64 copies of the model)",
+            lambda m: potential_pass(m, force_mae=50.0),
+            potential=True,
+        ),
+        Experiment(
+            "emt_alloy",
+            "A multi-element potential: several EMT metals, bulk alloys and surfaces (slabs periodic in two "
+            "directions) in one model; per-element energy shifts from the training statistics.",
+            "test force MAE < 100 meV/A; symmetry errors < 1e-9 and force finite-difference error < 1e-6 "
+            "(float64 copies of the model)",
+            lambda m: potential_pass(m, force_mae=100.0),
+            potential=True,
         ),
     )
 }
@@ -150,8 +176,11 @@ def write_readme(exp: Experiment, result: dict, figures: list[str], out_dir: Pat
         lines.append(f"| wall time of the command | {_wall_text(result)} |")
     for key, value in derived(metrics).items():
         lines.append(f"| {key} | {value:.4g} |")
+    for key, value in result.get("time_per_step", {}).items():
+        lines.append(f"| {key} | {value:.4g} |")
+    prefixes = ("test/", "symmetry/", "equivariance/max", "equivariance/mean", "train/loss")
     for key in sorted(metrics):
-        if key.startswith(("test/", "symmetry/", "equivariance/max", "equivariance/mean", "train/loss")):
+        if key.startswith(prefixes + (POTENTIAL_PREFIXES if exp.potential else ())):
             lines.append(f"| {key} | {metrics[key]:.4g} |")
     captions = {
         "loss.png": "Training loss per logged step, with the symmetry floor (when above 0) and the loss "
@@ -160,6 +189,7 @@ def write_readme(exp: Experiment, result: dict, figures: list[str], out_dir: Pat
         "from each node to every peak of its predicted signal (red).",
         "signals.png": "Each node's target signal (top) and predicted signal (bottom), positive part.",
         "timing.png": "Forward and backward milliseconds per stage of one profiled training step.",
+        **(POTENTIAL_CAPTIONS if exp.potential else {}),
     }
     for figure in figures:
         lines += ["", captions[figure], "", f"![{figure}]({figure})"]
@@ -185,7 +215,14 @@ def write_index(experiments_dir: Path) -> None:
         m = r["metrics"]
         keys = [
             k
-            for k in ("test/loss", "symmetry/loss_floor", "test/displacement_error", "test/acc", "test/r2")
+            for k in (
+                "test/loss",
+                "symmetry/loss_floor",
+                "test/displacement_error",
+                "test/acc",
+                "test/r2",
+                *POTENTIAL_KEYS,
+            )
             if k in m
         ]
         numbers = ", ".join(
@@ -265,9 +302,13 @@ def report(name: str, runs_dir: Path, do_run: bool, experiments_dir: Path, repea
         "machine": _machine(),
         "metrics": metrics,
     }
-    figures = ["loss.png"] if plot_loss(read_csv(run_dir), metrics, out_dir / "loss.png") else []
+    rows = read_csv(run_dir)
+    figures = ["loss.png"] if plot_loss(rows, metrics, out_dir / "loss.png") else []
     if name in ("rect_to_square", "square_to_rect", "square_to_rect_broken"):
         figures += plot_shapes(run_dir, out_dir)
+    if exp.potential:
+        result["time_per_step"] = time_per_step(rows)
+        figures += potential_figures(run_dir, rows, out_dir)
     figures += copy_timing(run_dir, out_dir)
     (out_dir / "results.json").write_text(json.dumps(result, indent=1) + "\n")
     write_readme(exp, result, figures, out_dir)

@@ -3,23 +3,35 @@ resumable CSV log."""
 
 from e3lab.callbacks._atomic_checkpoint_io import AtomicCheckpointIO
 from e3lab.callbacks._atomic_files import atomic_write, atomic_write_text
+from e3lab.callbacks._elapsed_time import ElapsedTimeCallback
 from e3lab.callbacks._equivariance import EquivarianceCallback, EquivarianceWarning
 from e3lab.callbacks._finite_loss_guard import FiniteLossGuard, NonFiniteLossError
+from e3lab.callbacks._force_conservation import (
+    ForceConservationCallback,
+    ForceConservationWarning,
+    finite_difference_errors,
+)
 from e3lab.callbacks._graceful_shutdown import GracefulShutdown
+from e3lab.callbacks._potential_equivariance import PotentialEquivarianceCallback
+from e3lab.callbacks._potential_symmetry import potential_symmetry_errors
 from e3lab.callbacks._resumable_csv_logger import ResumableCSVLogger
 from e3lab.callbacks._signal_plot import SignalPlotCallback
 from e3lab.callbacks._stage_attribution import attribute_stages
 from e3lab.callbacks._summary import SummaryCallback
 from e3lab.callbacks._symmetry_report import SymmetryReportCallback, UnreachableTargetWarning, first_graph
-from e3lab.callbacks._timing import TimingCallback, profile_stages
+from e3lab.callbacks._timing import TimingCallback, profile_force_step, profile_stages
 
 __all__ = [
     "AtomicCheckpointIO",
+    "ElapsedTimeCallback",
     "EquivarianceCallback",
     "EquivarianceWarning",
     "FiniteLossGuard",
+    "ForceConservationCallback",
+    "ForceConservationWarning",
     "GracefulShutdown",
     "NonFiniteLossError",
+    "PotentialEquivarianceCallback",
     "ResumableCSVLogger",
     "SignalPlotCallback",
     "SummaryCallback",
@@ -29,6 +41,9 @@ __all__ = [
     "atomic_write",
     "atomic_write_text",
     "attribute_stages",
+    "finite_difference_errors",
     "first_graph",
+    "potential_symmetry_errors",
+    "profile_force_step",
     "profile_stages",
 ]
