@@ -116,3 +116,32 @@ def test_last_forward_op_with_a_sequence_number_is_the_creator():
 def test_reserved_stage_name_is_rejected():
     with pytest.raises(ValueError, match="reserved name 'other'"):
         attribute_stages([], ("other",))
+
+
+def test_nodes_made_while_differentiating_belong_to_the_stage_they_differentiate():
+    """A force step: node 7 (tensor_product) is differentiated inside the "forces" range with
+    create_graph, which makes node 20; the loss's backward then runs node 20 (the double backward)."""
+    forward = _event("aten::mm", _event("tensor_product", start=0), seq=7, start=1, cpu=10)
+    forces = _event("forces", start=10, cpu=1)
+    forces.time_range.end = 30
+    first = _event(BWD + "MmBackward0", forces, seq=7, thread=1, fwd_thread=1, start=11, cpu=1)
+    made = _event("aten::mm", first, seq=20, thread=1, start=12, cpu=20)
+    # the engine thread of a GPU backward runs outside the range but inside its time window
+    engine = _event(
+        "aten::mul", _event(BWD + "MulBackward0", seq=99, thread=3, start=15), thread=3, start=16, cpu=5
+    )
+    second = _event(BWD + "MmBackward0", seq=20, thread=1, fwd_thread=1, start=40, cpu=2)
+    second_op = _event("aten::mm", second, thread=1, start=41, cpu=40)
+    events = [second_op, second, engine, made, first, forces, forward, forward.cpu_parent]
+    times = attribute_stages(events, ("tensor_product",), use_device_time=False)
+    assert list(times["tensor_product"]) == ["fwd", "forces", "bwd", "total"]
+    assert times["tensor_product"]["fwd"] == pytest.approx(10e-3)
+    assert times["tensor_product"]["forces"] == pytest.approx(21e-3)
+    assert times["tensor_product"]["bwd"] == pytest.approx(42e-3)
+    assert times["other"]["forces"] == pytest.approx(6e-3)  # the range itself and the unmatched engine op
+    assert times["other"]["bwd"] == 0.0
+
+
+def test_a_plain_step_has_only_forward_and_backward():
+    times = attribute_stages(_synthetic_events(), ("tensor_product",), use_device_time=False)
+    assert all(list(t) == ["fwd", "bwd", "total"] for t in times.values())

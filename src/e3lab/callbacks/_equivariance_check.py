@@ -9,7 +9,13 @@ import torch
 from e3lab.callbacks._graph_inputs import GraphInputs
 from e3lab.o3 import rand_matrix
 
-__all__ = ["EuclideanTransform", "blockwise_relative_error", "equivariance_errors", "random_transform"]
+__all__ = [
+    "EuclideanTransform",
+    "blockwise_relative_error",
+    "equivariance_errors",
+    "random_transform",
+    "relative_error",
+]
 
 # A block whose output is much smaller than the whole output is compared with this fraction of the
 # whole output's RMS instead of its own, so a (near) zero block cannot turn float noise into a large error.
@@ -28,9 +34,12 @@ class EuclideanTransform(NamedTuple):
     permutation: torch.Tensor
 
 
-def random_transform(inputs: GraphInputs, seed: int, inversion: bool = True) -> EuclideanTransform:
+def random_transform(inputs: GraphInputs | Any, seed: int, inversion: bool = True) -> EuclideanTransform:
     """A Haar-random rotation (times -1 when ``inversion``), a Gaussian translation per graph and a
-    random node permutation within each graph; drawn from ``seed`` without touching the global RNG."""
+    random node permutation within each graph; drawn from ``seed`` without touching the global RNG.
+
+    ``inputs`` is anything with ``pos: [N, 3]`` and ``batch: [N] | None`` (``GraphInputs``, ``AtomsBatch``).
+    """
     n = inputs.pos.shape[0]
     batch = _batch_vector(inputs)
     num_graphs = int(batch.max()) + 1 if n > 0 else 0
@@ -107,6 +116,15 @@ def equivariance_errors(
     D_out = net.irreps_out.D_from_matrix(transform.matrix).to(out)
     reference = (out @ D_out.T)[transform.permutation.to(out.device)]
     return blockwise_relative_error(out_g, reference, net.irreps_out)
+
+
+def relative_error(output: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``rms(output - reference) / max(rms(reference), eps)`` over all entries (``eps``: machine epsilon)."""
+    if output.shape != reference.shape:
+        raise ValueError(
+            f"output {tuple(output.shape)} and reference {tuple(reference.shape)} differ in shape"
+        )
+    return _rms(output - reference) / max(_rms(reference).item(), torch.finfo(reference.dtype).eps)
 
 
 def _rms(t: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ from typing_extensions import override
 from e3lab.callbacks._equivariance import EquivarianceCallback
 from e3lab.callbacks._run_files import run_dir
 from e3lab.callbacks._timing import TimingCallback
-from e3lab.callbacks._timing_report import timing_rows
+from e3lab.callbacks._timing_report import phase_labels, timing_rows
 
 __all__ = ["SummaryCallback"]
 
@@ -98,10 +98,15 @@ def _key_values(title: str, values: dict[str, float | str]) -> Table:
 
 def _timing_table(breakdown: dict[str, dict[str, float]]) -> Table:
     table = Table(title="timing per stage (last profiled step)", title_justify="left")
-    for column in ("stage", "forward ms", "backward ms", "total ms", "share"):
+    for column in (
+        "stage",
+        *(f"{label} ms" for label in phase_labels(breakdown).values()),
+        "total ms",
+        "share",
+    ):
         table.add_column(column, justify="left" if column == "stage" else "right")
-    for stage, fwd, bwd, total, share in timing_rows(breakdown):
-        table.add_row(str(stage), f"{fwd:.3f}", f"{bwd:.3f}", f"{total:.3f}", f"{100 * share:.1f}%")
+    for stage, *times, share in timing_rows(breakdown):
+        table.add_row(str(stage), *(f"{t:.3f}" for t in times), f"{100 * share:.1f}%")
     return table
 
 
