@@ -49,11 +49,14 @@ def test_training_with_the_proposed_input_reaches_the_target(tmp_path: Path) -> 
     assert overrides[0] == "data.breaker_irreps=1x2e"
     run_cfg = compose_config(
         "train",
-        [*base, *overrides, "trainer.max_epochs=50", "logger=csv", "callbacks.rich_progress_bar=null"],
+        [*base, *overrides, "trainer.max_epochs=25", "logger=csv", "callbacks.rich_progress_bar=null"],
         tmp_path,
     )
-    metrics = run(run_cfg)
+    run(run_cfg)
+    metrics = json.loads((tmp_path / "status.json").read_text())["metrics"]
+    # measured: 7e-5 of the all-zero output's loss after these 100 steps; without the input the floor is 0.625
     assert metrics["test/loss"] < 0.01 * metrics["symmetry/zero_output_loss"], metrics
+    assert metrics["test/displacement_error"] < 0.02, metrics
     assert metrics["symmetry/loss_floor"] < 1e-12
     logged = json.loads((tmp_path / "symmetry_report.json").read_text())
     assert logged["reachable"] and logged["proposals"] == []
