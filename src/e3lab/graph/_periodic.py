@@ -9,8 +9,9 @@ the edge ``j -> i`` with shift ``S`` is ASE's pair ``(i, j, -S)`` and its vector
 How: positions are wrapped into the cell along periodic axes (integer offsets remembered, so unwrapped
 input is fine), and each atom is replicated at the lattice translations that can bring it within the
 cutoff of the cell (several images per atom when the cell is smaller than twice the cutoff). A cubic
-bin grid of side ``cutoff`` over the images then pairs every atom with the images in its 27 surrounding
-bins: linear in the number of atoms, in blocks of bounded size. Triclinic cells need nothing special,
+bin grid of side ``cutoff / 2`` over the images then pairs every atom with the images in the 5x5x5
+bins around it (25 contiguous runs of the bin-sorted images): linear in the number of atoms, in blocks
+of bounded size. Triclinic cells need nothing special,
 because images are explicit points. The final distance test uses ``pos[i] - pos[j] + S @ cell`` in
 ``pos``'s dtype, the vector the model computes, and edges are sorted by (target, source, shift), so the
 graph does not depend on the search order.
@@ -36,7 +37,10 @@ _SINGULAR = 1e-8
 _MAX_IMAGES = 50_000_000
 # about this many candidate pairs are held in memory at once
 _BLOCK = 1 << 22
-_OFFSETS = torch.tensor(list(itertools.product((-1, 0, 1), repeat=3)))  # [27, 3]
+# bins are cubes of side cutoff / _SUBDIV; a point's neighbourhood is (2 * _SUBDIV + 1)**3 bins, scanned
+# as (2 * _SUBDIV + 1)**2 columns of consecutive z bins (fewer candidates than 27 bins of side cutoff)
+_SUBDIV = 2
+_COLUMNS = torch.tensor(list(itertools.product(range(-_SUBDIV, _SUBDIV + 1), repeat=2)))  # [25, 2]
 
 
 def _check_pos_cutoff(pos: Tensor, cutoff: float) -> None:
@@ -145,34 +149,45 @@ def _images(pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float) -> tuple[Tens
     return offset, image_pos, atom, image_shift
 
 
-def _bin_keys(coords: Tensor, axes: list[Tensor]) -> tuple[Tensor, Tensor]:
-    """Compressed bin key of integer ``coords [..., 3]`` and whether the bin exists on every axis."""
-    key = torch.zeros(coords.shape[:-1], dtype=torch.long, device=coords.device)
-    found = torch.ones_like(key, dtype=torch.bool)
-    for d in range(3):
-        rank = torch.searchsorted(axes[d], coords[..., d].contiguous()).clamp_(max=axes[d].numel() - 1)
-        found &= axes[d][rank] == coords[..., d]
-        key = key * axes[d].numel() + rank
-    return key, found
+def _lookup(table: Tensor, query: Tensor) -> tuple[Tensor, Tensor]:
+    """Rank of ``query`` values in the sorted unique ``table`` and whether they are present."""
+    rank = torch.searchsorted(table, query.contiguous()).clamp_(max=table.numel() - 1)
+    return rank, table[rank] == query
+
+
+def _candidate_ranges(targets: Tensor, sources: Tensor, side: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Sources sorted by bin, and per target the ranges of sorted sources in its neighbourhood.
+
+    Bins are cubes of side ``side = radius / _SUBDIV``; sources sorted by (x, y, z) bin, so that the
+    bins ``z - _SUBDIV .. z + _SUBDIV`` of one (x, y) column are one contiguous range. Bin coordinates
+    are compressed to ranks per axis (keys stay small whatever the coordinates' spread).
+
+    Returns ``order [m]`` (sorted position -> source), ``first, length: [n, (2 * _SUBDIV + 1)**2]``.
+    """
+    origin = sources.amin(dim=0)
+    src_bin = torch.floor((sources - origin) / side).long()
+    tgt_bin = torch.floor((targets - origin) / side).long()
+    axes = [torch.unique(src_bin[:, d]) for d in range(3)]
+    size = [a.numel() for a in axes]
+    rank = [torch.searchsorted(axes[d], src_bin[:, d].contiguous()) for d in range(3)]
+    keys, order = torch.sort((rank[0] * size[1] + rank[1]) * size[2] + rank[2])
+    z_low = torch.searchsorted(axes[2], (tgt_bin[:, 2] - _SUBDIV).contiguous())
+    z_high = torch.searchsorted(axes[2], (tgt_bin[:, 2] + _SUBDIV).contiguous(), right=True)
+    columns = tgt_bin[:, None, :2] + _COLUMNS.to(tgt_bin.device)  # [n, C, 2]
+    rank_x, found_x = _lookup(axes[0], columns[..., 0])
+    rank_y, found_y = _lookup(axes[1], columns[..., 1])
+    base = (rank_x * size[1] + rank_y) * size[2]
+    first = torch.searchsorted(keys, base + z_low[:, None])
+    last = torch.searchsorted(keys, base + z_high[:, None])
+    length = torch.where(found_x & found_y, last - first, 0)
+    return order, first, length
 
 
 def _pairs_within(targets: Tensor, sources: Tensor, radius: float) -> tuple[Tensor, Tensor]:
     """All ``(t, s)`` with ``|targets[t] - sources[s]| < radius``; targets [n, 3], sources [m, 3] float64."""
-    side = radius
-    origin = sources.amin(dim=0)
-    src_coords = torch.floor((sources - origin) / side).long()
-    tgt_coords = torch.floor((targets - origin) / side).long()
-    axes = [torch.unique(src_coords[:, d]) for d in range(3)]
-    src_key, _ = _bin_keys(src_coords, axes)
-    order = torch.argsort(src_key)
-    bins, count = torch.unique_consecutive(src_key[order], return_counts=True)
-    start = torch.cumsum(count, 0) - count
-    around = tgt_coords[:, None, :] + _OFFSETS.to(tgt_coords.device)  # [n, 27, 3]
-    key, found = _bin_keys(around, axes)
-    where = torch.searchsorted(bins, key).clamp_(max=bins.numel() - 1)
-    found &= bins[where] == key
-    length = torch.where(found, count[where], 0)  # [n, 27]
-    first = start[where]
+    order, first, length = _candidate_ranges(targets, sources, radius / _SUBDIV)
+    xs, ys, zs = sources[order].t().contiguous()
+    xt, yt, zt = targets.t().contiguous()
     # blocks of targets holding about _BLOCK candidate pairs each
     ends = torch.cumsum(length.sum(dim=1), 0)
     total = int(ends[-1]) if ends.numel() else 0
@@ -184,11 +199,17 @@ def _pairs_within(targets: Tensor, sources: Tensor, radius: float) -> tuple[Tens
         block_total = int(sizes.sum())
         row = torch.repeat_interleave(torch.arange(sizes.numel(), device=sizes.device), sizes)
         within = torch.arange(block_total, device=sizes.device) - (torch.cumsum(sizes, 0) - sizes)[row]
-        s = order[first[lo:hi].flatten()[row] + within]
-        t = lo + torch.div(row, 27, rounding_mode="floor")
-        close = ((targets[t] - sources[s]) ** 2).sum(dim=1) < radius * radius
+        s = first[lo:hi].flatten()[row] + within  # sorted positions
+        t = lo + torch.div(row, _COLUMNS.shape[0], rounding_mode="floor")
+        d = xt[t] - xs[s]
+        dist2 = d * d
+        d = yt[t] - ys[s]
+        dist2 += d * d
+        d = zt[t] - zs[s]
+        dist2 += d * d
+        close = dist2 < radius * radius
         found_t.append(t[close])
-        found_s.append(s[close])
+        found_s.append(order[s[close]])
     return torch.cat(found_t), torch.cat(found_s)
 
 
