@@ -1,10 +1,11 @@
 """Hydra main for training: ``python train.py experiment=square_to_rect`` or ``e3lab-train ...``.
 
 Builds data, model, callbacks, loggers and trainer from ``conf/train.yaml``, trains (resuming from
-``ckpt_path`` or, with ``resume=auto``, from the run's ``last.ckpt``), tests, prints a summary and writes
-``<run dir>/status.json`` ("completed"; "interrupted" with the checkpoint to resume from when a SIGTERM or
-SIGINT stopped training, in which case the test is skipped). Returns the monitored metric (for Optuna
-sweeps). In a multirun a crashing job is recorded as failed and the sweep goes on.
+``ckpt_path`` or, with ``resume=auto``, from the run's ``last.ckpt``; a job requeued by SLURM/submitit
+resumes from its own run folder by itself), tests, prints a summary and writes ``<run dir>/status.json``
+("completed"; "interrupted" with the checkpoint to resume from when a signal stopped training, in which
+case the test is skipped and a requeue signal is then handed to the scheduler). Returns the monitored
+metric (for Optuna sweeps). In a multirun a crashing job is recorded as failed and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import hydra
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig
 
 from e3lab._run import (
+    assign_wandb_run,
     finish_wandb,
     instantiate_group,
     is_multirun,
@@ -30,10 +33,11 @@ from e3lab._run import (
     scalar_metrics,
     set_num_threads,
     start_loggers,
+    use_rank_command,
     write_status,
 )
 from e3lab._run._training_data_stats import register_training_data_stats
-from e3lab.callbacks import GracefulShutdown, ResumableCSVLogger, SummaryCallback
+from e3lab.callbacks import GracefulShutdown, ResumableCSVLogger, SummaryCallback, last_checkpoint_path
 
 log = logging.getLogger("e3lab.train")
 register_resolvers()
@@ -49,10 +53,17 @@ def _test_ckpt(trainer: L.Trainer, choice: str | None) -> str | None:
             return None
         return best
     if choice == "last":
-        callback = trainer.checkpoint_callback
-        last = getattr(callback, "last_model_path", "") if callback is not None else ""
-        return last or None
+        last = last_checkpoint_path(trainer)
+        return str(last) if last is not None and last.is_file() else None
     return choice
+
+
+def _fit_ckpt(trainer: L.Trainer, resolved: str | None, explicit: str | None) -> str | None:
+    """What ``fit`` resumes from: an explicit ``ckpt_path``; for ``resume=auto``, Lightning's ``"last"``
+    (the newest ``last*.ckpt`` of the ``ModelCheckpoint`` callbacks) when one keeps a last checkpoint."""
+    if resolved is None or explicit is not None:
+        return resolved
+    return "last" if last_checkpoint_path(trainer) is not None else resolved
 
 
 def _interrupted(callbacks: list[Any]) -> GracefulShutdown | None:
@@ -75,15 +86,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = instantiate(cfg.model)
     callbacks = instantiate_group(cfg.get("callbacks"))
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.resume, cfg.paths.checkpoint_dir)
+    assign_wandb_run(cfg.get("logger"), cfg.paths.output_dir, resuming=ckpt_path is not None)
     loggers = instantiate_group(cfg.get("logger"))
     for logger in loggers:
         if isinstance(logger, ResumableCSVLogger) and ckpt_path is not None:
-            logger.append = True  # a resumed run keeps the earlier rows of its metrics.csv
-    loggers = start_loggers(loggers, resolved_config(cfg))
+            logger.append = True  # a resumed run continues its metrics.csv
+    loggers = start_loggers(loggers, resolved_config(cfg), cfg.paths.output_dir)
+    if loggers and cfg.model.get("scheduler") is not None:
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    use_rank_command("e3lab.train")  # DDP ranks join this job (also in a multirun), in its run folder
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     if cfg.train:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=_fit_ckpt(trainer, ckpt_path, cfg.ckpt_path))
     metrics = scalar_metrics(trainer.callback_metrics)
     stopped = _interrupted(callbacks)
     if stopped is not None and stopped.received is not None:
@@ -99,8 +114,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
             {"resume from": str(resume_from)},
         )
         write_status(
-            cfg.paths.output_dir, "interrupted", metrics, signal=stopped.received.name, ckpt_path=resume_from
+            cfg.paths.output_dir,
+            "interrupted",
+            metrics,
+            signal=stopped.received.name,
+            ckpt_path=resume_from,
+            requeued=stopped.requeue_requested,
         )
+        if stopped.requeue_requested:
+            finish_wandb(exit_code=0)
+            log.warning("handing %s to the scheduler: requeue this job", stopped.received.name)
+            stopped.hand_over()  # submitit: requeues the job and exits this process
         return metrics
     if cfg.test:
         ckpt = _test_ckpt(trainer, cfg.test_ckpt) if cfg.train else ckpt_path
@@ -111,8 +135,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callback = trainer.checkpoint_callback
     if callback is not None and getattr(callback, "best_model_path", ""):
         extra["best checkpoint"] = callback.best_model_path
-    if callback is not None and getattr(callback, "last_model_path", ""):
-        extra["last checkpoint"] = callback.last_model_path
+    last = last_checkpoint_path(trainer)
+    if last is not None and last.is_file():
+        extra["last checkpoint"] = str(last)
     # SummaryCallback already printed the metric tables; then only say where the run lives
     summarised = any(isinstance(c, SummaryCallback) for c in callbacks)
     print_summary(f"e3lab: {cfg.name}", {} if summarised else metrics, cfg.paths.output_dir, extra)

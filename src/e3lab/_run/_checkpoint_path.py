@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
-__all__ = ["require_file", "resolve_ckpt_path"]
+__all__ = ["require_file", "resolve_ckpt_path", "scheduled_job"]
+
+
+def scheduled_job() -> bool:
+    """True in a job that a scheduler may have requeued: a submitit job (SLURM or local executor), or a
+    SLURM job that SLURM restarted (``SLURM_RESTART_COUNT > 0``)."""
+    restarts = os.environ.get("SLURM_RESTART_COUNT", "0")
+    return "SUBMITIT_EXECUTOR" in os.environ or (restarts.isdigit() and int(restarts) > 0)
+
 
 log = logging.getLogger("e3lab")
 
 
 def resolve_ckpt_path(ckpt_path: str | None, resume: str | None, checkpoint_dir: str) -> str | None:
     """Checkpoint to resume from: ``ckpt_path`` if given, else the run's ``last.ckpt`` with ``resume=auto``.
+
+    ``resume=null`` acts as ``auto`` in a :func:`scheduled_job`: a requeued job resumes from its own run
+    folder (a job's first start finds no checkpoint there, its folder being new).
 
     Raises:
         FileNotFoundError: ``ckpt_path`` does not exist.
@@ -21,6 +33,8 @@ def resolve_ckpt_path(ckpt_path: str | None, resume: str | None, checkpoint_dir:
         raise ValueError(f"resume={resume!r} must be null or 'auto' (resume from checkpoints/last.ckpt)")
     if ckpt_path is not None:
         return str(require_file(ckpt_path))
+    if resume is None and scheduled_job():
+        resume = "auto"
     last = Path(checkpoint_dir) / "last.ckpt"
     if resume == "auto" and last.is_file():
         log.info("resume=auto: resuming from %s", last)

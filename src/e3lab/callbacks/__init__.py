@@ -12,11 +12,14 @@ from e3lab.callbacks._force_conservation import (
     finite_difference_errors,
 )
 from e3lab.callbacks._graceful_shutdown import GracefulShutdown
+from e3lab.callbacks._last_checkpoint import last_checkpoint_path, save_last_checkpoint
 from e3lab.callbacks._potential_equivariance import PotentialEquivarianceCallback
 from e3lab.callbacks._potential_symmetry import potential_symmetry_errors
+from e3lab.callbacks._random_state import RandomStateCheckpoint
 from e3lab.callbacks._resumable_csv_logger import ResumableCSVLogger
 from e3lab.callbacks._signal_plot import SignalPlotCallback
 from e3lab.callbacks._stage_attribution import attribute_stages
+from e3lab.callbacks._step_checkpoint import StepCheckpoint
 from e3lab.callbacks._summary import SummaryCallback
 from e3lab.callbacks._symmetry_report import SymmetryReportCallback, UnreachableTargetWarning, first_graph
 from e3lab.callbacks._timing import TimingCallback, profile_force_step, profile_stages
@@ -32,8 +35,10 @@ __all__ = [
     "GracefulShutdown",
     "NonFiniteLossError",
     "PotentialEquivarianceCallback",
+    "RandomStateCheckpoint",
     "ResumableCSVLogger",
     "SignalPlotCallback",
+    "StepCheckpoint",
     "SummaryCallback",
     "SymmetryReportCallback",
     "TimingCallback",
@@ -43,7 +48,9 @@ __all__ = [
     "attribute_stages",
     "finite_difference_errors",
     "first_graph",
+    "last_checkpoint_path",
     "potential_symmetry_errors",
     "profile_force_step",
     "profile_stages",
+    "save_last_checkpoint",
 ]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from typing_extensions import override
+
+from e3lab.callbacks._last_checkpoint import save_last_checkpoint
 
 __all__ = ["FiniteLossGuard", "NonFiniteLossError"]
 
@@ -49,7 +49,8 @@ class FiniteLossGuard(pl.Callback):
         if not _any_rank(trainer, not math.isfinite(value)):
             return
         where = f"global step {trainer.global_step} (epoch {trainer.current_epoch}, batch {self._batch_idx})"
-        _save_last(trainer)
+        # with sparse validation ModelCheckpoint may not have written last.ckpt yet: write the finite state
+        save_last_checkpoint(trainer)
         raise NonFiniteLossError(
             f"the training loss became {value} at {where}; stopped before the optimiser step, so the "
             f"weights and checkpoints keep their last finite state{_checkpoint_note(trainer)}. "
@@ -80,22 +81,6 @@ def _any_rank(trainer: pl.Trainer, flag: bool) -> bool:
     if trainer.world_size == 1:
         return flag
     return bool(trainer.strategy.reduce_boolean_decision(flag, all=False))
-
-
-def _save_last(trainer: pl.Trainer) -> None:
-    """Write the checkpoint callback's ``last`` checkpoint with the current (still finite) weights.
-
-    ``ModelCheckpoint`` only saves ``last`` together with a monitored save, so with sparse validation
-    (``check_val_every_n_epoch > 1``) a run stopped early would otherwise have no checkpoint at all.
-    """
-    callback = trainer.checkpoint_callback
-    if not isinstance(callback, ModelCheckpoint) or not callback.save_last or callback.dirpath is None:
-        return
-    path = callback.last_model_path or os.path.join(
-        callback.dirpath, callback.CHECKPOINT_NAME_LAST + callback.FILE_EXTENSION
-    )
-    trainer.save_checkpoint(path)
-    callback.last_model_path = path
 
 
 def _checkpoint_note(trainer: pl.Trainer) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from e3lab.data._loaders import EpochSampler, ResumableLoader, run_seed
 from e3lab.graph import Graph, collate_graphs
 from e3lab.o3 import Irreps, rand_matrix
 
@@ -73,13 +74,24 @@ def graph_loader(
     batch_size: int,
     shuffle: bool,
     collate_fn: Callable[[list[Any]], Any] = collate_graphs,
+    training: bool | None = None,
 ) -> DataLoader:
     """DataLoader yielding the batches ``collate_fn`` makes (default ``GraphBatch``; main process).
 
     ``collate_fn`` turns a list of dataset items into one batch: ``collate_graphs`` for ``Graph`` items,
-    ``e3lab.graph.collate_atoms`` for ``AtomsGraph`` items.
+    ``e3lab.graph.collate_atoms`` for ``AtomsGraph`` items. ``training`` (default: ``shuffle``) makes a
+    :class:`ResumableLoader`: resumable mid-epoch, each rank's share padded to equal length under DDP,
+    the order drawn from the run's seed and the epoch when ``shuffle``. Otherwise the loader covers each
+    item exactly once across DDP ranks (no padding), in order. See :mod:`e3lab.data._loaders`.
     """
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_fn)
+    training = shuffle if training is None else training
+    seed = run_seed()
+    sampler = EpochSampler(dataset, shuffle=shuffle, pad=training, seed=seed)
+    if training:
+        return ResumableLoader(
+            dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate_fn, seed=seed
+        )
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate_fn)
 
 
 def check_irreps(name: str, declared: str | None, actual: Irreps) -> Irreps:

@@ -121,7 +121,7 @@ class ShapesDataModule(L.LightningDataModule):
         self._datasets["test"] = GraphListDataset([graph])
 
     def train_dataloader(self) -> DataLoader:
-        return graph_loader(self._datasets["train"], self.hparams.batch_size, shuffle=False)
+        return graph_loader(self._datasets["train"], self.hparams.batch_size, shuffle=False, training=True)
 
     def val_dataloader(self) -> DataLoader:
         return graph_loader(self._datasets["val"], 1, shuffle=False)

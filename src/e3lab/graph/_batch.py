@@ -5,6 +5,10 @@ containers; these carry exactly the fields of e3lab's data contract and nothing 
 ``GraphBatch`` is many graphs as one disjoint graph: nodes concatenated, ``batch`` / ``ptr`` say
 which graph each node belongs to, and ``edge_index`` is offset to global node indices.
 Lightning moves a ``GraphBatch`` to the device through its ``to`` method.
+
+A batch is checked once, where it is made (``collate_graphs`` or the constructor, in the data loader,
+on the CPU); ``to`` copies the checked tensors without checking them again, so moving a batch to a GPU
+and training on it needs no host synchronisation.
 """
 
 from __future__ import annotations
@@ -143,12 +147,15 @@ class GraphBatch:
         dtype: torch.dtype | None = None,
         non_blocking: bool = False,
     ) -> GraphBatch:
-        """A copy with every tensor on ``device``; floating tensors also cast to ``dtype`` when given."""
-        fields = {
-            f.name: _move(getattr(self, f.name), device, dtype, non_blocking)
-            for f in dataclasses.fields(self)
-        }
-        return GraphBatch(**fields)
+        """A copy with every tensor on ``device``; floating tensors also cast to ``dtype`` when given.
+
+        Not checked again: the values were checked when this batch was made, and reading them on a GPU
+        would stall the host (a cast can overflow to Inf only from float64 values beyond float32's range).
+        """
+        moved = object.__new__(GraphBatch)
+        for f in dataclasses.fields(self):
+            setattr(moved, f.name, _move(getattr(self, f.name), device, dtype, non_blocking))
+        return moved
 
     def graph(self, i: int) -> Graph:
         """Graph ``i`` alone, with local edge indices (the inverse of :func:`collate_graphs`)."""

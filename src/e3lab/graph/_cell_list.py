@@ -134,20 +134,15 @@ def radius_graph_native(
     steps = torch.arange(1, max(int(ends[-1]) - 1, 0) // block_size + 1, device=pos.device) * block_size
     cuts = torch.searchsorted(ends, steps, right=True)
     bounds = torch.unique(torch.cat([cuts.new_zeros(1), cuts, cuts.new_tensor([num_nodes])])).tolist()
-    x, y, z = pos.detach()[cells.order].t().contiguous()
     r2 = r * r
     firsts, seconds, dists = [], [], []
     for lo, hi in itertools.pairwise(bounds):
         a, b = _pairs_in_block(start, length, lo, hi)
-        d = x[a] - x[b]
-        dist2 = d * d
-        d = y[a] - y[b]
-        dist2 += d * d
-        d = z[a] - z[b]
-        dist2 += d * d
+        a, b = cells.order[a], cells.order[b]
+        dist2 = squared_distances(pos, a, b)
         keep = dist2 < r2
-        firsts.append(cells.order[a[keep]])
-        seconds.append(cells.order[b[keep]])
+        firsts.append(a[keep])
+        seconds.append(b[keep])
         dists.append(dist2[keep])
     first, second, dist2 = torch.cat(firsts), torch.cat(seconds), torch.cat(dists)
     source, target, dist2 = torch.cat([first, second]), torch.cat([second, first]), torch.cat([dist2, dist2])
@@ -155,6 +150,32 @@ def radius_graph_native(
         nodes = torch.arange(num_nodes, device=pos.device)
         source, target = torch.cat([source, nodes]), torch.cat([target, nodes])
         dist2 = torch.cat([dist2, dist2.new_zeros(num_nodes)])
+    return canonical_edges(source, target, dist2, max_num_neighbors, num_nodes)
+
+
+def squared_distances(pos: Tensor, source: Tensor, target: Tensor) -> Tensor:
+    """``|pos[target] - pos[source]|^2`` per edge, in ``pos``'s dtype, summed x, then y, then z.
+
+    The one formula both backends decide edges with, so they agree bit for bit on pairs near the cutoff.
+    """
+    x, y, z = pos.detach().t().contiguous()
+    d = x[source] - x[target]
+    dist2 = d * d
+    d = y[source] - y[target]
+    dist2 += d * d
+    d = z[source] - z[target]
+    dist2 += d * d
+    return dist2
+
+
+def canonical_edges(
+    source: Tensor, target: Tensor, dist2: Tensor, max_num_neighbors: int, num_nodes: int
+) -> Tensor:
+    """The canonical radius graph from all edges within the cutoff: ``[2, E]`` (source, target).
+
+    Each target keeps its ``max_num_neighbors`` nearest sources (ties: lower source index), and the
+    edges are sorted by target, then source: the same graph whichever backend found the candidates.
+    """
     if source.numel() > 0 and int(torch.bincount(target).max()) > max_num_neighbors:
         keep = _nearest_k(source, target, dist2, max_num_neighbors, num_nodes)
         source, target = source[keep], target[keep]

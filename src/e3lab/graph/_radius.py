@@ -7,9 +7,14 @@ import importlib.util
 import torch
 from torch import Tensor
 
-from e3lab.graph._cell_list import radius_graph_native
+from e3lab.graph._cell_list import canonical_edges, radius_graph_native, squared_distances
 
 _BACKENDS = ("auto", "native", "torch_cluster")
+# torch_cluster is asked for neighbours within r * (1 + _SEARCH_PAD), a superset of the canonical set,
+# which is then decided by the shared distance formula
+_SEARCH_PAD = 1e-5
+# first per-target bound asked of torch_cluster; doubled while some target fills it
+_FIRST_BOUND = 64
 _FLOWS = ("source_to_target", "target_to_source")
 
 
@@ -69,16 +74,17 @@ def radius_graph(
             compared on squared distances in ``pos``'s dtype).
         batch: [N] graph index of each node, sorted; ``None`` means one graph.
         loop: also add the self edges i -> i.
-        max_num_neighbors: at most this many sources per target. The native backend keeps the
-            nearest ones (ties: lower source index); torch_cluster keeps an arbitrary subset.
+        max_num_neighbors: at most this many sources per target: the nearest ones (ties: lower
+            source index), with either backend.
         flow: ``"source_to_target"`` gives ``edge_index[0]`` = source j (the neighbour) and
             ``edge_index[1]`` = target i (the centre); ``"target_to_source"`` swaps the two rows.
         backend: ``"native"`` (pure torch cell list), ``"torch_cluster"``, or ``"auto"``:
-            torch_cluster when importable and built for ``pos``'s device, else native.
+            torch_cluster when importable and built for ``pos``'s device, else native. Both give the same
+            graph: torch_cluster only proposes candidates, which the shared distance test, nearest-k rule
+            and order then turn into the canonical edge list.
 
     Returns:
-        edge_index: [2, E] int64. The native backend sorts edges by target, then source; the
-        torch_cluster backend returns its own order.
+        edge_index: [2, E] int64, sorted by target, then source (the same tensor from both backends).
     """
     _check_inputs(pos, r, batch, max_num_neighbors, flow)
     if backend not in _BACKENDS:
@@ -90,11 +96,31 @@ def radius_graph(
         )
     if pos.shape[0] == 0:
         return torch.empty(2, 0, dtype=torch.long, device=pos.device)
-    if backend == "torch_cluster" or (backend == "auto" and _torch_cluster_supports(pos.device)):
-        import torch_cluster
-
-        batch = None if batch is None else batch.long()
-        return torch_cluster.radius_graph(pos, float(r), batch, loop, max_num_neighbors, flow)
     batch = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device) if batch is None else batch.long()
-    edge_index = radius_graph_native(pos, float(r), batch, loop, max_num_neighbors)
+    if backend == "torch_cluster" or (backend == "auto" and _torch_cluster_supports(pos.device)):
+        edge_index = _radius_graph_torch_cluster(pos, float(r), batch, loop, max_num_neighbors)
+    else:
+        edge_index = radius_graph_native(pos, float(r), batch, loop, max_num_neighbors)
     return edge_index if flow == "source_to_target" else edge_index.flip(0)
+
+
+def _radius_graph_torch_cluster(
+    pos: Tensor, r: float, batch: Tensor, loop: bool, max_num_neighbors: int
+) -> Tensor:
+    """The canonical radius graph with torch_cluster finding the candidates (see :func:`radius_graph`).
+
+    torch_cluster keeps an arbitrary subset when a target has more neighbours than its bound, so it is
+    asked with a bound that no target fills (doubled until then), and the nearest-k cut is made here.
+    """
+    import torch_cluster
+
+    num_nodes = pos.shape[0]
+    bound = min(max(_FIRST_BOUND, max_num_neighbors + 1), num_nodes)
+    while True:
+        source, target = torch_cluster.radius_graph(pos, r * (1 + _SEARCH_PAD), batch, loop, bound)
+        if bound >= num_nodes or source.numel() == 0 or int(torch.bincount(target).max()) < bound:
+            break
+        bound = min(2 * bound, num_nodes)
+    dist2 = squared_distances(pos, source, target)
+    close = dist2 < r * r
+    return canonical_edges(source[close], target[close], dist2[close], max_num_neighbors, num_nodes)

@@ -7,6 +7,8 @@ import importlib.util
 import torch
 from torch import Tensor
 
+from e3lab._value_checks import values_checkable
+
 _REDUCES = ("sum", "add", "mean", "max", "min")
 _BACKENDS = ("auto", "native", "torch_scatter")
 
@@ -44,6 +46,8 @@ def _check(src: Tensor, index: Tensor, dim: int, dim_size: int | None, reduce: s
         raise ValueError(f"dim_size must be an int >= 0 or None, got {dim_size!r}")
     if index.numel() == 0:
         return dim, dim_size or 0
+    if dim_size is not None and not values_checkable(index):
+        return dim, dim_size  # checked where the batch was made; reading it here would sync the GPU
     low, high = (int(v) for v in torch.aminmax(index))
     if dim_size is None:
         dim_size = high + 1
@@ -73,7 +77,8 @@ def _scatter_native(src: Tensor, index: Tensor, dim: int, dim_size: int, reduce:
         if reduce != "mean":
             return out
         if index.dim() == 1:
-            count = torch.bincount(index, minlength=dim_size).to(out.dtype)
+            # index_add rather than bincount, which reads index.max() (a host sync on a GPU)
+            count = out.new_zeros(dim_size).index_add_(0, index, out.new_ones(index.shape[0]))
             count = count.view([-1 if d == dim else 1 for d in range(out.dim())])
         else:
             count = torch.zeros_like(out).scatter_add_(dim, index, torch.ones_like(src))
@@ -98,7 +103,10 @@ def scatter(
         index: [n] target slot of each entry along ``dim`` (e.g. ``edge_dst``), or an integer tensor
             of ``src``'s shape; values in ``[0, dim_size)``.
         dim: the dimension reduced (default 0; note that torch_scatter's default is -1).
-        dim_size: the output size along ``dim``; default ``index.max() + 1``.
+        dim_size: the output size along ``dim``; default ``index.max() + 1`` (which reads ``index``: pass
+            it in a GPU training step). The range of ``index`` is checked on the CPU; on a GPU (with
+            ``dim_size`` given) it is not, so as not to synchronise the host: GPU indices are checked where
+            their batch is made.
         reduce: ``"sum"`` (or ``"add"``), ``"mean"``, ``"max"`` or ``"min"``. Slots that receive
             nothing are 0 for every reduction.
         backend: ``"native"`` (``index_add`` / ``scatter_reduce``), ``"torch_scatter"``, or
