@@ -33,6 +33,9 @@ def test_report_of_a_finished_run(tmp_path: Path) -> None:
     readme = (report / "README.md").read_text()
     assert "python train.py experiment=rect_to_square" in readme
     assert "**Result: FAIL.**" in readme
+    # the symmetry-report callback's analysis, read from the run directory
+    assert "python -m e3lab.symmetry experiment=rect_to_square" in readme
+    assert "The target keeps all of the input's symmetry (D2h)" in readme
     for figure in ("loss.png", "task.png", "signals.png", "timing.png"):
         assert (report / figure).stat().st_size > 1000, figure
         assert f"![{figure}]({figure})" in readme
