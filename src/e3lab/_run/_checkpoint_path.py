@@ -38,8 +38,17 @@ def resolve_ckpt_path(ckpt_path: str | None, resume: str | None, checkpoint_dir:
     last = Path(checkpoint_dir) / "last.ckpt"
     if resume == "auto" and last.is_file():
         log.info("resume=auto: resuming from %s", last)
+        _remove_torn_writes(Path(checkpoint_dir))
         return str(last)
     return None
+
+
+def _remove_torn_writes(directory: Path) -> None:
+    """Delete the temporary files of checkpoint writes that a kill interrupted (``.<name>.<random>.tmp``,
+    see :func:`e3lab.callbacks.atomic_write`); the checkpoints themselves are whole."""
+    for torn in directory.glob(".*.ckpt.*.tmp"):
+        log.info("removing %s, left by a checkpoint write that was killed", torn)
+        torn.unlink(missing_ok=True)
 
 
 def require_file(ckpt_path: str) -> Path:
