@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 from typing_extensions import override
 
+from e3lab.callbacks._atomic_files import atomic_write_text
 from e3lab.callbacks._run_files import log_metrics, log_table, run_dir
 from e3lab.symmetry import SymmetryReport, analyze_symmetry
 
@@ -130,13 +131,14 @@ class SymmetryReportCallback(pl.Callback):
         log_table(trainer, "symmetry/report", ["item", "value"], rows)
         directory = run_dir(trainer)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "symmetry_report.txt").write_text(str(report) + "\n")
-        (directory / "symmetry_report.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+        atomic_write_text(directory / "symmetry_report.txt", str(report) + "\n")
+        atomic_write_text(directory / "symmetry_report.json", json.dumps(report.to_dict(), indent=1) + "\n")
         rank_zero_info(f"symmetry report:\n{report}")
         if not report.reachable:
-            hint = (
-                f" Add the {proposal.kind} input {proposal.irreps}: {proposal.verdict()}." if proposal else ""
-            )
+            hint = ""
+            if proposal is not None:
+                effect = "brings it to 0" if proposal.reaches_target else f"lowers it to {proposal.floor:.4g}"
+                hint = f" Adding the {proposal.kind} input {proposal.irreps} proposed in the report {effect}."
             rank_zero_warn(
                 f"the target can't be reached: the input's symmetry {report.input_group} is higher than the "
                 f"target's {report.target_group}, so the loss can't go below {report.floor:.4g}.{hint} "
