@@ -42,7 +42,6 @@ class Breaker:
     kind: str
     irrep: Irrep
     value: torch.Tensor
-
     source: str
 
     def node_values(self, num_nodes: int) -> torch.Tensor:
@@ -113,42 +112,45 @@ def _target_fields(
                 yield moment.expand(len(pos), -1), source
 
 
-def _breaker(
-    irrep: Irrep,
-    kind: str,
-    pos: torch.Tensor,
-    group: Sequence[Symmetry],
-    target_members: list[int],
-    target: torch.Tensor,
-    irreps_out: Irreps,
-    value_norm: float,
-    tol: float,
-    generator: torch.Generator,
-) -> Breaker | None:
-    """A feature of ``irrep`` whose stabilizer in ``group`` is exactly the target's subgroup, or ``None``."""
+@dataclass(frozen=True)
+class _Search:
+    """What every candidate irrep is tested against (see :func:`breakers` for the fields)."""
+
+    pos: torch.Tensor
+    group: Sequence[Symmetry]
+    target_members: list[int]
+    target: torch.Tensor
+    irreps_out: Irreps
+    value_norm: float
+    tol: float
+
+
+def _breaker(search: _Search, irrep: Irrep, kind: str, generator: torch.Generator) -> Breaker | None:
+    """A feature of ``irrep`` whose stabilizer in the group is exactly the target's subgroup, or ``None``."""
+    group, members, n = search.group, search.target_members, len(search.pos)
     Ds = irrep.D_from_matrix(torch.stack([g.matrix for g in group]))
     everything = list(range(len(group)))
-    shape = (1, irrep.dim) if kind == "global" else (len(pos), irrep.dim)
-    seed = torch.randn(shape, generator=generator, dtype=torch.float64).expand(len(pos), -1)
-    generic = _average(seed, group, Ds, target_members)
+    shape = (1, irrep.dim) if kind == "global" else (n, irrep.dim)
+    seed = torch.randn(shape, generator=generator, dtype=torch.float64).expand(n, -1)
+    generic = _average(seed, group, Ds, members)
     generic = generic - _average(generic, group, Ds, everything)
     if float(generic.abs().max()) < 1e-9 * float(seed.abs().max()):
         return None  # no H-invariant feature of this irrep escapes G
-    if stabilizer(group, Ds, generic, tol) != target_members:
+    if stabilizer(group, Ds, generic, search.tol) != members:
         return None  # every H-invariant feature of this irrep keeps more than H
-    scale = float(target.abs().max())
+    scale = float(search.target.abs().max())
     residuals = (
         (field - _average(field, group, Ds, everything), source)
-        for field, source in _target_fields(irrep, kind, pos, target, irreps_out)
+        for field, source in _target_fields(irrep, kind, search.pos, search.target, search.irreps_out)
     )
     from_target = (
         (field, source)
         for field, source in residuals
-        if float(field.abs().max()) > 1e-9 * scale and stabilizer(group, Ds, field, tol) == target_members
+        if float(field.abs().max()) > 1e-9 * scale and stabilizer(group, Ds, field, search.tol) == members
     )
     generic_source = f"a harmonic of {irrep} invariant under the target's group and not the input's"
     field, source = next(from_target, (_signed(generic), generic_source))
-    field = _normalised(field, value_norm)
+    field = _normalised(field, search.value_norm)
     return Breaker(kind=kind, irrep=irrep, value=field[0] if kind == "global" else field, source=source)
 
 
@@ -182,26 +184,13 @@ def breakers(
     """
     if len(target_members) == len(group):
         return []
+    search = _Search(pos, group, target_members, target, irreps_out, value_norm, tol)
     generator = torch.Generator().manual_seed(seed)
     found: list[Breaker] = []
     for kind in KINDS:
         for l in range(lmax + 1):
             natural = 1 if l % 2 == 0 else -1
-            at_l = [
-                _breaker(
-                    Irrep(l, p),
-                    kind,
-                    pos,
-                    group,
-                    target_members,
-                    target,
-                    irreps_out,
-                    value_norm,
-                    tol,
-                    generator,
-                )
-                for p in (natural, -natural)
-            ]
+            at_l = [_breaker(search, Irrep(l, p), kind, generator) for p in (natural, -natural)]
             at_l = [b for b in at_l if b is not None]
             if at_l:
                 found += at_l
