@@ -12,7 +12,8 @@ from tests.o3.products import assert_kernel_matches_reference, fusable_cases
 from e3lab._native import native_status
 from e3lab.o3 import FullyConnectedTensorProduct, TensorProduct, rand_matrix, set_native
 from e3lab.o3._tensor_product import tensor_product_reference
-from e3lab.o3._tensor_product._native_tp import NativeTensorProduct, _NativeFunction
+from e3lab.o3._tensor_product._autograd import Product
+from e3lab.o3._tensor_product._native_tp import NativeTensorProduct
 
 VARIANTS = ("", "_lanes")  # row kernel, lane kernel
 
@@ -44,7 +45,7 @@ def _inputs(tp: TensorProduct, rows: int, requires_grad: bool = False) -> list[t
 @pytest.mark.parametrize(("name", "tp"), CASES, ids=[c[0] for c in CASES])
 def test_native_matches_reference_values_and_gradients(float64, variant_of, name, tp, variant) -> None:
     # 37 rows: two full lane blocks and a partial one
-    assert_kernel_matches_reference(variant_of(tp.double(), variant), 37, _NativeFunction)
+    assert_kernel_matches_reference(variant_of(tp.double(), variant), 37, Product)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -161,7 +162,7 @@ def test_native_switch_off_uses_the_pytorch_kernel() -> None:
         pytorch = tp(x, y, w)
     finally:
         set_native(True)
-    assert not isinstance(pytorch.grad_fn.next_functions[0][0], _NativeFunction._backward_cls)
+    assert not isinstance(pytorch.grad_fn.next_functions[0][0], Product._backward_cls)
     assert torch.allclose(native, pytorch, atol=1e-5)
     with pytest.raises(TypeError, match="True or False"):
         set_native(1)  # type: ignore[arg-type]
@@ -177,7 +178,7 @@ def test_native_empty_batch_and_fast_path_off() -> None:
         out = tp(x, y, w)
     finally:
         tp.fast_path = None
-    assert not isinstance(out.grad_fn.next_functions[0][0], _NativeFunction._backward_cls)
+    assert not isinstance(out.grad_fn.next_functions[0][0], Product._backward_cls)
 
 
 def test_forward_with_weight_matrix_rejects_bad_shapes() -> None:
@@ -218,7 +219,7 @@ def test_convolve_gathers_and_scatters_like_index_add(float64, variant_of, varia
     hidden = torch.randn(53, 5, requires_grad=True)
     matrix = torch.randn(5, tp.weight_numel, requires_grad=True)
     out = tp.convolve(x, y, hidden, matrix, src, dst, 6)
-    assert isinstance(out.grad_fn, _NativeFunction._backward_cls)
+    assert isinstance(out.grad_fn, Product._backward_cls)
     ref = _explicit_convolve(tp, x, y, hidden, matrix, src, dst, 6)
     assert out.shape == (6, tp.irreps_out.dim) and (out - ref).abs().max() < 1e-12
     g = torch.randn_like(out)

@@ -14,9 +14,10 @@ from tests.o3.products import assert_kernel_matches_reference, fusable_cases, uv
 from e3lab import nn as lab_nn
 from e3lab.o3 import FullyConnectedTensorProduct, TensorProduct, rand_matrix, set_native
 from e3lab.o3._tensor_product import tensor_product_reference
+from e3lab.o3._tensor_product._autograd import Product
 from e3lab.o3._tensor_product._switches import set_triton, triton_mode
 from e3lab.o3._tensor_product._triton_source import module_source
-from e3lab.o3._tensor_product._triton_tp import _load_module, _TritonFunction
+from e3lab.o3._tensor_product._triton_tp import _load_module
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 HAS_CUDA = torch.cuda.is_available()
@@ -69,7 +70,7 @@ def _inputs(tp: TensorProduct, rows: int, device: torch.device, requires_grad: b
 
 @pytest.mark.parametrize(("name", "tp"), CASES, ids=[c[0] for c in CASES])
 def test_triton_matches_reference_values_and_gradients(float64, device, name, tp) -> None:
-    assert_kernel_matches_reference(tp.double().to(device), 37, _TritonFunction, device.type)
+    assert_kernel_matches_reference(tp.double().to(device), 37, Product, device.type)
 
 
 @pytest.mark.parametrize("targets", ["random", "sorted"])  # sorted: whole blocks share one target
@@ -196,9 +197,9 @@ def test_switch_off_takes_the_pytorch_kernel(device) -> None:
     set_triton(False)
     assert triton_mode() == "0" and not tp.triton_applies(x, y, w)
     node = tp(x, y, w).grad_fn
-    while not isinstance(node, _TritonFunction._backward_cls) and node.next_functions:
+    while not isinstance(node, Product._backward_cls) and node.next_functions:
         node = node.next_functions[0][0]
-    assert not isinstance(node, _TritonFunction._backward_cls)
+    assert not isinstance(node, Product._backward_cls)
     set_triton(True if device.type == "cuda" else "interpret")
     tp.fast_path = False  # the module's own switch wins
     assert not tp.triton_applies(x, y, w)

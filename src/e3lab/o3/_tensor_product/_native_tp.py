@@ -9,8 +9,9 @@ what it needs), so the memory traffic is the inputs, the output and the requeste
 Optionally the weights are the last layer of a radial MLP, ``hidden @ mlp``, computed row by row inside the
 product (:meth:`NativeTensorProduct.apply_fused`): the ``[rows, weight_numel]`` tensor never exists.
 
-Rows are split between ``torch.get_num_threads()`` Python threads; the C calls release the GIL. A backward
-with ``create_graph=True`` (higher derivatives) recomputes through the differentiable PyTorch kernel.
+Rows are split between ``torch.get_num_threads()`` Python threads; the C calls release the GIL. Derivatives
+of every order (forces by ``create_graph=True``, then their training gradient) are made of the same two C
+entry points, see :mod:`._autograd`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import torch
 from e3lab._native import load_library
 from e3lab._native._memory import empty_on_huge_pages
 from e3lab.o3._irreps import Irreps
+from e3lab.o3._tensor_product._autograd import Edges
 from e3lab.o3._tensor_product._instruction import Instruction
+from e3lab.o3._tensor_product._ops import apply_product, register
 from e3lab.o3._tensor_product._switches import native_enabled
 from e3lab.o3._wigner_3j import wigner_3j
 
@@ -36,9 +39,6 @@ _LIBRARY = "tensor_product"
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
 _MIN_ROWS_PER_THREAD = 512
 _pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
-
-Fallback = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-Edges = tuple[torch.Tensor, torch.Tensor, int]  # (src, dst, num_nodes) of message passing
 
 
 def _offsets(irreps: Irreps) -> list[int]:
@@ -60,6 +60,12 @@ def _library(dtype: torch.dtype) -> ctypes.CDLL | None:
             backward.argtypes = [i64] + [ptr] * 10 + [i64] + [ptr] * 8
             forward.restype = backward.restype = ctypes.c_int
     return lib
+
+
+@torch.compiler.assume_constant_result
+def _available(dtype: torch.dtype) -> bool:
+    """Whether the kernel for ``dtype`` is built (a constant to ``torch.compile``)."""
+    return _library(dtype) is not None
 
 
 def _live_paths(
@@ -149,6 +155,7 @@ class NativeTensorProduct:
         self.cg_val = {dtype: torch.tensor(cg_val, dtype=dtype) for dtype in _DTYPES}
         self.dim_out = irreps_out.dim
         self.variant = "_lanes" if max_mul < 32 else ""
+        self.key = register(self)
 
     @staticmethod
     def supports(
@@ -169,23 +176,20 @@ class NativeTensorProduct:
 
     @staticmethod
     def usable(*tensors: torch.Tensor) -> bool:
-        """Whether these inputs may take the native path now (CPU, float32/64, not under torch.compile)."""
+        """Whether these inputs may take the native path now (switch, CPU, float32/64, a built library).
+
+        Under ``torch.compile`` too: the kernels are custom operators there (:mod:`._ops`).
+        """
         return (
             native_enabled()
-            and not torch.compiler.is_compiling()
             and all(t.device.type == "cpu" and t.dtype in _DTYPES for t in tensors)
             and tensors[0].shape[0] > 0
-            and _library(tensors[0].dtype) is not None
+            and _available(tensors[0].dtype)
         )
 
-    def apply(
-        self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, fallback: Fallback
-    ) -> torch.Tensor:
-        """``x: [Z, in1.dim]``, ``y: [Z, in2.dim]``, ``weight: [Z, weight_numel]`` -> ``[Z, out.dim]``.
-
-        ``fallback(x, y, weight)``: the differentiable PyTorch kernel, used for ``create_graph`` backwards.
-        """
-        return _NativeFunction.apply(x, y, weight, None, None, None, self, fallback)
+    def apply(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """``x: [Z, in1.dim]``, ``y: [Z, in2.dim]``, ``weight: [Z, weight_numel]`` -> ``[Z, out.dim]``."""
+        return apply_product(self, (x, y, weight, None, None))
 
     def apply_fused(
         self,
@@ -193,7 +197,6 @@ class NativeTensorProduct:
         y: torch.Tensor,
         hidden: torch.Tensor,
         mlp: torch.Tensor,
-        fallback: Fallback,
         edges: Edges | None = None,
     ) -> torch.Tensor:
         """The product with ``weight = hidden @ mlp`` (``hidden: [Z, H]``, ``mlp: [H, weight_numel]``).
@@ -202,7 +205,7 @@ class NativeTensorProduct:
         ``[N_src, in1.dim]`` read at ``src`` and the result is the sum over rows into ``dst``:
         ``[num_nodes, out.dim]``, without the gathered ``x`` or the per-row products ever stored.
         """
-        return _NativeFunction.apply(x, y, None, hidden, mlp, edges, self, fallback)
+        return apply_product(self, (x, y, None, hidden, mlp), edges)
 
     def _call(self, entry: str, x: torch.Tensor, numel: int, rows: int, args: Callable) -> None:
         """Call ``tp_<entry><variant>`` on each thread's row range; ``args(a, b, index)`` -> its arguments."""
@@ -296,55 +299,3 @@ def _sum(parts: list[torch.Tensor] | None) -> torch.Tensor | None:
     if parts is None:
         return None
     return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
-
-
-class _NativeFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, y, weight, hidden, mlp, edges, native: NativeTensorProduct, fallback: Fallback):
-        x, y = x.contiguous(), y.contiguous()
-        weight = None if weight is None else weight.contiguous()
-        hidden = None if hidden is None else hidden.contiguous()
-        mlp = None if mlp is None else mlp.contiguous()
-        if edges is not None:
-            edges = (edges[0].long().contiguous(), edges[1].long().contiguous(), int(edges[2]))
-        ctx.native, ctx.fallback, ctx.edges = native, fallback, edges
-        ctx.save_for_backward(x, y, weight, hidden, mlp)
-        return native.forward(x, y, weight, hidden, mlp, edges)
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
-        x, y, weight, hidden, mlp = ctx.saved_tensors
-        needs = ctx.needs_input_grad[:5]
-        if torch.is_grad_enabled():  # create_graph=True: a differentiable recomputation
-            inputs = (x, y, weight, hidden, mlp)
-            return (
-                *_differentiable_grads(ctx.fallback, grad_out, inputs, needs, ctx.edges),
-                None,
-                None,
-                None,
-            )
-        grads = ctx.native.backward(grad_out.contiguous(), x, y, weight, hidden, mlp, needs, ctx.edges)
-        return (*grads, None, None, None)
-
-
-def _differentiable_grads(
-    fallback: Fallback,
-    grad_out: torch.Tensor,
-    inputs: tuple[torch.Tensor | None, ...],
-    needs: tuple[bool, ...],
-    edges: Edges | None,
-) -> tuple[torch.Tensor | None, ...]:
-    x, y, weight, hidden, mlp = inputs
-    with torch.enable_grad():
-        w = weight if weight is not None else hidden @ mlp
-        if edges is None:
-            out = fallback(x, y, w)
-        else:
-            src, dst, num_nodes = edges
-            summand = fallback(x[src], y, w)
-            out = summand.new_zeros(num_nodes, summand.shape[1]).index_add(0, dst, summand)
-        wanted = [t for t, need in zip(inputs, needs, strict=True) if need and t is not None]
-        grads = iter(torch.autograd.grad(out, wanted, grad_out, create_graph=True, allow_unused=True))
-    return tuple(
-        next(grads) if need and t is not None else None for t, need in zip(inputs, needs, strict=True)
-    )

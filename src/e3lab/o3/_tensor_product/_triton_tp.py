@@ -29,8 +29,10 @@ import torch
 
 from e3lab._native import cache_dir
 from e3lab.o3._irreps import Irreps
+from e3lab.o3._tensor_product._autograd import Edges
 from e3lab.o3._tensor_product._instruction import Instruction
-from e3lab.o3._tensor_product._native_tp import Edges, Fallback, _differentiable_grads, _live_paths
+from e3lab.o3._tensor_product._native_tp import _live_paths
+from e3lab.o3._tensor_product._ops import apply_product, register
 from e3lab.o3._tensor_product._switches import ENV_TRITON, triton_mode
 from e3lab.o3._tensor_product._triton_source import (
     KernelSpec,
@@ -147,6 +149,8 @@ class TritonTensorProduct:
         self._out_gaps = spec.used_outs != set(range(len(spec.outs)))
         self._x_gaps = spec.used_terms != set(range(len(spec.terms))) or spec.mixed_terms
         self._y_gaps = spec.blocked or spec.used_y != set(range(spec.dim2))
+        self.dim_out = spec.dim_out
+        self.key = register(self)
 
     @property
     def compact(self) -> bool:
@@ -159,32 +163,27 @@ class TritonTensorProduct:
 
     @staticmethod
     def usable(*tensors: torch.Tensor) -> bool:
-        """Whether these inputs may take the Triton path now (see the module docstring), rows > 0."""
+        """Whether these inputs may take the Triton path now (see the module docstring), rows > 0; under
+        ``torch.compile`` too (the kernels are custom operators there, :mod:`._ops`)."""
         mode = triton_mode()
         devices = ("cuda", "cpu") if mode == "interpret" else ("cuda",)
         return (
             mode != "0"
-            and not torch.compiler.is_compiling()
             and all(t.device.type in devices and t.dtype in _DTYPES for t in tensors)
             and tensors[0].shape[0] > 0
             and _triton_importable()
         )
 
     def apply(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        weight: torch.Tensor,
-        fallback: Fallback,
-        edges: Edges | None = None,
+        self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, edges: Edges | None = None
     ) -> torch.Tensor:
         """``x: [Z, in1.dim]`` (or nodes ``[N, in1.dim]`` with ``edges``), ``y: [Z, in2.dim]``,
         ``weight: [Z, weight_numel]`` -> ``[Z, out.dim]``, or with ``edges = (src, dst, num_nodes)`` the sum
         of row ``e``'s product (of ``x[src[e]]``) into node ``dst[e]``: ``[num_nodes, out.dim]``.
 
-        ``fallback(x, y, weight)``: the differentiable PyTorch kernel, used for ``create_graph`` backwards.
+        Differentiable to every order (:mod:`._autograd`).
         """
-        return _TritonFunction.apply(x, y, weight, edges, self, fallback)
+        return apply_product(self, (x, y, weight, None, None), edges)
 
     def kernels(self) -> tuple:
         """``(forward, backward)``: the generated kernels, autotuned on a GPU (one config interpreted).
@@ -228,9 +227,18 @@ class TritonTensorProduct:
             kernel[grid](*args, rows, rows.bit_length(), **flags)
 
     def forward(
-        self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, edges: Edges | None
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        weight: torch.Tensor,
+        hidden: None = None,
+        matrix: None = None,
+        edges: Edges | None = None,
     ) -> torch.Tensor:
-        """The product (no autograd): ``[Z, out.dim]``, or ``[num_nodes, out.dim]`` with ``edges``."""
+        """The product (no autograd): ``[Z, out.dim]``, or ``[num_nodes, out.dim]`` with ``edges``.
+
+        ``hidden`` and ``matrix`` (slots of :mod:`._autograd`) are always ``None``: the weights come whole.
+        """
         rows = y.shape[0]
         src, dst, num_nodes = edges if edges is not None else (y, y, rows)
         zeros = edges is not None or self._out_gaps or rows == 0
@@ -248,10 +256,13 @@ class TritonTensorProduct:
         x: torch.Tensor,
         y: torch.Tensor,
         weight: torch.Tensor,
-        needs: tuple[bool, bool, bool],
-        edges: Edges | None,
+        hidden: None = None,
+        matrix: None = None,
+        needs: tuple[bool, ...] = (True, True, True),
+        edges: Edges | None = None,
     ) -> tuple[torch.Tensor | None, ...]:
-        """Gradients for ``(x, y, weight)``, ``None`` where ``needs`` says not wanted."""
+        """Gradients for ``(x, y, weight, hidden, matrix)`` (the last two ``None``), ``None`` where ``needs``
+        says not wanted."""
         rows = y.shape[0]
         src, dst, _ = edges if edges is not None else (y, y, rows)
         gx = (
@@ -267,26 +278,4 @@ class TritonTensorProduct:
         # an unwanted gradient gets a scratch element: the autotuner zeroes gx_ptr and gy_ptr while tuning
         buffers = [g if g is not None else x.new_empty(1) for g in (gx, gy, gw)]
         self._launch(backward, rows, x, y, weight, grad_out, *buffers, src, dst, **flags)
-        return gx, gy, gw
-
-
-class _TritonFunction(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, y, weight, edges, kernels: TritonTensorProduct, fallback: Fallback):
-        x, y, weight = x.contiguous(), y.contiguous(), weight.contiguous()
-        if edges is not None:
-            edges = (edges[0].long().contiguous(), edges[1].long().contiguous(), int(edges[2]))
-        ctx.kernels, ctx.fallback, ctx.edges = kernels, fallback, edges
-        ctx.save_for_backward(x, y, weight)
-        return kernels.forward(x, y, weight, edges)
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
-        x, y, weight = ctx.saved_tensors
-        needs = ctx.needs_input_grad[:3]
-        if torch.is_grad_enabled():  # create_graph=True: a differentiable recomputation
-            inputs = (x, y, weight, None, None)
-            grads = _differentiable_grads(ctx.fallback, grad_out, inputs, (*needs, False, False), ctx.edges)
-            return (*grads[:3], None, None, None)
-        grads = ctx.kernels.backward(grad_out.contiguous(), x, y, weight, needs, ctx.edges)
-        return (*grads, None, None, None)
+        return gx, gy, gw, None, None
