@@ -47,6 +47,78 @@ def test_sigint_in_process_saves_stops_and_restores_the_handler(tmp_path):
     assert signal.getsignal(signal.SIGINT) is before
 
 
+class CountsValidations(SignalsItself):
+    validations = 0
+
+    def validation_step(self, batch, batch_idx):
+        self.validations += 1
+        return super().validation_step(batch, batch_idx)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2])
+def test_a_signal_in_epoch_0_stops_at_the_next_step_despite_min_epochs(tmp_path, signum):
+    """Lightning ignores should_stop until min_epochs is met; the callback lifts that, and skips the
+    validation Lightning would run on stopping early."""
+    net = ToyConvNet()
+    shutdown = GracefulShutdown()
+    trainer = tiny_trainer(tmp_path, [shutdown], min_epochs=2, max_epochs=3, enable_checkpointing=False)
+    task = CountsValidations(net, signum, at_step=2)
+    trainer.fit(task, batches(8, net), batches(1, net))
+    assert trainer.global_step == 3  # step 2 of epoch 0 (of 8) finished, then the run stopped
+    assert shutdown.received == signum
+    assert torch.load(shutdown.saved_path, weights_only=False)["global_step"] == 3
+    assert task.validations == 0
+    assert not shutdown.requeue_requested  # no scheduler handler was installed before training
+
+
+def test_a_signal_on_an_epochs_last_step_saves_after_its_validation(tmp_path):
+    """A checkpoint between an epoch's last step and its validation would skip that validation on resume."""
+    net = ToyConvNet()
+    shutdown = GracefulShutdown()
+    trainer = tiny_trainer(tmp_path, [shutdown], max_epochs=3, enable_checkpointing=False)
+    task = CountsValidations(net, signal.SIGTERM, at_step=3)  # the 4th and last step of epoch 0
+    trainer.fit(task, batches(4, net), batches(1, net))
+    assert trainer.global_step == 4 and task.validations == 1
+    assert torch.load(shutdown.saved_path, weights_only=False)["global_step"] == 4
+
+    # resumed, it goes on with epoch 1 (4 steps, 1 validation): epoch 0's validation is not repeated
+    resumed = CountsValidations(net, signal.SIGTERM, at_step=-1)
+    trainer = tiny_trainer(tmp_path, [GracefulShutdown()], max_epochs=2, enable_checkpointing=False)
+    trainer.fit(resumed, batches(4, net), batches(1, net), ckpt_path=shutdown.saved_path)
+    assert trainer.global_step == 8 and resumed.validations == 1
+
+
+def test_a_requeue_signal_is_handed_to_the_schedulers_handler_after_the_save(tmp_path):
+    """submitit installs a SIGUSR2 handler that requeues the job: it runs once the checkpoint is written."""
+    calls = []
+
+    def scheduler(signum, frame):  # stands in for submitit's checkpoint_and_try_requeue
+        calls.append((signum, (tmp_path / "checkpoints" / "last.ckpt").exists()))
+
+    previous = signal.signal(signal.SIGUSR2, scheduler)
+    try:
+        net = ToyConvNet()
+        shutdown = GracefulShutdown()
+        trainer = tiny_trainer(tmp_path, [shutdown], max_epochs=1, enable_checkpointing=False)
+        trainer.fit(SignalsItself(net, signal.SIGUSR2, at_step=1), batches(6, net))
+        assert signal.getsignal(signal.SIGUSR2) is scheduler  # restored after training
+        assert calls == [] and shutdown.requeue_requested
+        shutdown.hand_over()
+        assert calls == [(signal.SIGUSR2, True)]
+        shutdown.hand_over()  # once only
+        assert len(calls) == 1
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+
+
+def test_signals_by_name_and_bad_names():
+    shutdown = GracefulShutdown(signals=["SIGTERM", "USR1"], requeue_signals=["usr1"])
+    assert shutdown.signals == (signal.SIGTERM, signal.SIGUSR1)
+    assert shutdown.requeue_signals == (signal.SIGUSR1,)
+    with pytest.raises(ValueError, match="unknown signal 'SIGFOO'"):
+        GracefulShutdown(signals=["SIGFOO"])
+
+
 def test_bad_filename_is_rejected():
     with pytest.raises(ValueError, match="plain file name"):
         GracefulShutdown(filename="sub/last.ckpt")
