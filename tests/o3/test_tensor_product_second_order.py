@@ -117,17 +117,17 @@ def test_convolve_gradgradcheck_and_third_order(float64, variant_of, variant) ->
     assert torch.autograd.gradgradcheck(first, inputs)
 
 
-def test_second_derivatives_in_float32_are_close_to_float64(variant_of) -> None:
-    for variant in VARIANTS:
-        tp = variant_of(CASES[0][1], variant)
-        inputs, (src, dst, n) = _conv_inputs(tp, nodes=30, edges=200)
-        fast = _derivatives(lambda *a: tp.convolve(*a, src, dst, n), inputs)
-        tp.double()
-        doubles = [t.detach().double().requires_grad_() for t in inputs]
-        slow = _derivatives(lambda *a: _reference_convolve(tp, *a, src, dst, n), doubles)
-        tp.float()
-        for a, b in zip(fast, slow, strict=True):
-            assert ((a.double() - b).norm() / b.norm()) < 1e-5
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_second_derivatives_in_float32_are_close_to_float64(variant_of, variant) -> None:
+    tp = variant_of(CASES[0][1], variant)
+    inputs, (src, dst, n) = _conv_inputs(tp, nodes=30, edges=200)
+    fast = _derivatives(lambda *a: tp.convolve(*a, src, dst, n), inputs)
+    tp.double()
+    doubles = [t.detach().double().requires_grad_() for t in inputs]
+    slow = _derivatives(lambda *a: _reference_convolve(tp, *a, src, dst, n), doubles)
+    tp.float()
+    for a, b in zip(fast, slow, strict=True):
+        assert ((a.double() - b).norm() / b.norm()) < 1e-5
 
 
 def test_two_threads_give_the_same_second_derivatives(float64) -> None:
