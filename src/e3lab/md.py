@@ -31,7 +31,15 @@ from e3lab._run import (
     set_num_threads,
     write_status,
 )
-from e3lab.calculator import E3labCalculator, MDResult, MDSettings, plot_md_energies, read_structure, run_md
+from e3lab.calculator import (
+    E3labCalculator,
+    MDResult,
+    MDSettings,
+    plot_md_energies,
+    read_structure,
+    run_md,
+    write_md_report,
+)
 
 log = logging.getLogger("e3lab.md")
 register_resolvers()
@@ -65,10 +73,14 @@ def _structure(cfg: DictConfig, ckpt: Path) -> tuple[Any, DictConfig | None]:
             )
         datamodule = instantiate(saved.data)
         frames = datamodule.structures("test")
+        size = cfg.get("structure_num_atoms")
+        if size is not None:
+            frames = [atoms for atoms in frames if len(atoms) == int(size)]
         index = int(cfg.structure_index)
         if not -len(frames) <= index < len(frames):
+            which = f" of {size} atoms" if size is not None else ""
             raise ValueError(
-                f"structure_index={index} is out of range: the test split has {len(frames)} frames"
+                f"structure_index={index} is out of range: the test split has {len(frames)} frames{which}"
             )
         atoms = frames[index].copy()
         atoms.calc = None
@@ -174,6 +186,14 @@ def _log_wandb(cfg: DictConfig, result: MDResult, summary: dict[str, Any], plot:
         finish_wandb(exit_code=1 if result.blow_up else 0)
 
 
+def _command() -> str:
+    """``python md.py`` with this run's command-line overrides."""
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    return " ".join(["python md.py", *overrides])
+
+
 def simulate(cfg: DictConfig) -> dict[str, Any]:
     """Run the MD of ``cfg``; return its summary. A blow-up raises :class:`MDBlowUpError`, after saving."""
     set_num_threads(cfg.get("num_threads"))
@@ -223,6 +243,9 @@ def simulate(cfg: DictConfig) -> dict[str, Any]:
         )
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     _log_wandb(cfg, result, summary, plot)
+    if cfg.get("report_dir"):
+        report = write_md_report(summary, plot, cfg.report_dir, _command())
+        print(f"report: {report}")
     print(
         f"MD: {result.steps_done} steps in {result.wall_s:.1f} s: {result.steps_per_s:.2f} steps/s, "
         f"{result.ns_per_day:.4f} ns/day at {settings.timestep_fs:g} fs; total-energy drift "

@@ -10,39 +10,7 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from e3lab.models._potential_outputs import energy_forces_stress
-from e3lab.nn import NequIPNet
-
-
-class InteratomicPotential(lightning.LightningModule):
-    """Stand-in until e3lab.models.InteratomicPotential lands: same predict() and hyperparameters."""
-
-    def __init__(
-        self, net, chemical_symbols, cutoff, per_element_energy_shift=0.0, per_element_energy_scale=1.0
-    ):
-        super().__init__()
-        self.save_hyperparameters()
-        self.net = NequIPNet(**{k: v for k, v in net.items() if k != "_target_"})
-        n = len(chemical_symbols)
-        shift = torch.as_tensor(per_element_energy_shift, dtype=torch.get_default_dtype()).expand(n).clone()
-        self.register_buffer("energy_shift", shift)
-        self.register_buffer("energy_scale", torch.full((n,), float(per_element_energy_scale)))
-
-    def predict(self, batch, forces=True, stress=False, create_graph=False):
-        one_hot = torch.nn.functional.one_hot(batch.species, len(self.hparams.chemical_symbols)).to(
-            batch.pos.dtype
-        )
-
-        def atomic_energy(pos, edge_vec):
-            e = self.net(one_hot, pos, batch.batch, batch.edge_index, edge_vec)[:, 0]
-            return e * self.energy_scale[batch.species] + self.energy_shift[batch.species]
-
-        with torch.enable_grad():
-            return energy_forces_stress(atomic_energy, batch, forces, stress, create_graph)
-
-    def on_save_checkpoint(self, checkpoint):
-        checkpoint["e3lab_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
-
+from e3lab.models import InteratomicPotential
 
 SYMBOLS = ("Cu", "Au")
 CUTOFF = 3.5
@@ -91,3 +59,25 @@ def periodic_structure(seed: int = 0, repeat: int = 2) -> Atoms:
     symbols = rng.choice(list(SYMBOLS), size=len(frac))
     positions = frac @ cell + rng.normal(0, 0.1, (len(frac), 3)) - 0.6  # some atoms outside the cell
     return Atoms(symbols=list(symbols), positions=positions, cell=cell, pbc=True)
+
+
+class PairPotential(torch.nn.Module):
+    """A Morse pair potential with a smooth cutoff, forces by autograd: plain tensor code without value
+    checks, so ``torch.export`` can trace it (for tests of the export machinery itself)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hparams = {"chemical_symbols": list(SYMBOLS), "cutoff": CUTOFF}
+        self.depth = torch.nn.Parameter(torch.tensor([0.3, 0.5], dtype=torch.float64))
+        self.register_buffer("shift", torch.tensor([-3.5, -3.8], dtype=torch.float64))
+
+    def predict(self, batch, forces=True, stress=False, create_graph=False):
+        pos = batch.pos.detach().requires_grad_(True)
+        with torch.enable_grad():
+            r = batch.edge_vectors(pos).norm(dim=1)
+            x = torch.exp(-1.5 * (r - 2.6))
+            pair = self.depth[batch.species[batch.edge_index[0]]] * (x * x - 2 * x) * (1 - r / CUTOFF) ** 2
+            atomic = self.shift[batch.species].index_add(0, batch.edge_index[1], 0.5 * pair)
+            energy = atomic.new_zeros(batch.num_graphs).index_add(0, batch.batch, atomic)
+            (grad,) = torch.autograd.grad(energy.sum(), pos, create_graph=create_graph)
+        return {"energy": energy, "atomic_energy": atomic, "forces": -grad}

@@ -14,6 +14,7 @@ from e3lab.calculator._dynamics import ENSEMBLES, MDResult, MDSettings, run_md
 from e3lab.calculator._export import ExportedPotential, ExportError, export_potential
 from e3lab.calculator._md_guard import StabilityGuard
 from e3lab.calculator._md_plot import plot_md_energies
+from e3lab.calculator._md_report import write_md_report
 from e3lab.calculator._potential_checkpoint import load_potential
 from e3lab.calculator._skin_neighbors import SkinNeighborList
 from e3lab.calculator._structures import atoms_from_graph, read_structure
@@ -34,4 +35,5 @@ __all__ = [
     "plot_md_energies",
     "read_structure",
     "run_md",
+    "write_md_report",
 ]

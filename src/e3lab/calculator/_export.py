@@ -12,6 +12,7 @@ PyTorch's own operations, the AOTInductor form compiles them to C++.
 from __future__ import annotations
 
 import tempfile
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,20 @@ class ExportedPotential:
     def __call__(self, batch: AtomsBatch) -> dict[str, Tensor]:
         outputs = self.program(*(getattr(batch, name) for name in _INPUTS))
         return dict(zip(self.keys, outputs, strict=True))
+
+
+def _failure_site(err: BaseException) -> str:
+    """`` at e3lab/<file>:<line> (`<code>`)`` of the deepest e3lab frame outside this module, or ``""``."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(err.__traceback__)
+        if "e3lab" in frame.filename and not frame.filename.endswith("calculator/_export.py")
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    where = "e3lab" + frame.filename.replace("\\", "/").rsplit("/e3lab", 1)[-1]
+    return f" at {where}:{frame.lineno} (`{(frame.line or '').strip()}`)"
 
 
 def _traceable(model: Any, stress: bool, keys: tuple[str, ...]) -> Callable[..., tuple[Tensor, ...]]:
@@ -108,9 +123,10 @@ def export_potential(
     except ExportError:
         raise
     except Exception as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ExportError(
-            f"the potential cannot be exported: {stage} failed with {type(err).__name__}: "
-            f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}; use form='eager'"
+            f"the potential cannot be exported: {stage} failed{_failure_site(err)} with "
+            f"{type(err).__name__}: {message}; use form='eager'"
         ) from err
     finally:
         set_native(previous)
