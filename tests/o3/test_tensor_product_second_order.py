@@ -237,3 +237,22 @@ def test_product_graph_is_made_of_the_kernels(float64) -> None:
             kinds.add(type(node).__name__)
             stack += [next_node for next_node, _ in node.next_functions]
     assert "ProductGradBackward" in kinds
+
+
+def test_fused_double_backward_runs_when_no_graph_is_recorded(float64, monkeypatch) -> None:
+    tp = CASES[0][1].double()
+    native = tp._native
+    calls = []
+    original = type(native).double_backward
+
+    def spy(self, *args, **kwargs):
+        calls.append(True)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(native), "double_backward", spy)
+    inputs, (src, dst, n) = _conv_inputs(tp, nodes=5, edges=11)
+    fused = _derivatives(lambda *a: tp.convolve(*a, src, dst, n), inputs)
+    assert len(calls) == 1  # one pass for the whole second-order gradient
+    monkeypatch.setattr(type(native), "double_backward", None)  # no fused pass: the composition
+    composed = _derivatives(lambda *a: tp.convolve(*a, src, dst, n), inputs)
+    _assert_close(fused, composed, 1e-12)

@@ -685,3 +685,277 @@ int tp_backward_lanes(int64_t rows, const int64_t *meta, const int64_t *terms, c
     lanes_free(&s);
     return 0;
 }
+
+/* ---- Second order: the gradient of the backward, in one pass per row ---------------------------------
+ * With cotangents (cx, cy, cw) of the backward's outputs (grad x, grad y, grad weight), w the row's weights,
+ * P the product and B_x, B_y, B_w the parts of its backward (all linear in each argument):
+ *   grad g = P(cx, y, w) + P(x, cy, w) + P(x, y, cw)
+ *   grad x = B_x(g, cy, w) + B_x(g, y, cw),   grad y = B_y(g, cx, w) + B_y(g, x, cw)
+ *   grad w = B_w(g, cx, y) + B_w(g, x, cy)
+ * With fused weights w = h @ M and cotangents (ch, cm) of (grad h, grad M), cw = ch @ M + h @ cm and
+ *   grad h = (grad w) @ M^T + B_w(g, x, y) @ cm^T,   grad M = h^T (grad w) + ch^T B_w(g, x, y).
+ * The row's weights and cotangent weights are made once and the six products run on the row while it is in
+ * cache. cx is read at src like x; grad g is summed into dst, grad x into src, grad M over rows (the caller
+ * zeroes those accumulators). Absent cotangents and unwanted outputs are NULL.
+ */
+
+typedef struct {
+    real *c, *w0, *acc_o, *tmp_o, *acc_x, *tmp_x, *acc_y, *tmp_y, *acc_w, *tmp_w;
+} second_t;
+
+static void second_free(second_t *d) {
+    free(d->c); free(d->w0); free(d->acc_o); free(d->tmp_o); free(d->acc_x); free(d->tmp_x);
+    free(d->acc_y); free(d->tmp_y); free(d->acc_w); free(d->tmp_w);
+}
+
+static int second_alloc(second_t *d, const int64_t *meta, int64_t lanes) {
+    const int64_t numel = meta[M_NUMEL] > 0 ? meta[M_NUMEL] : 1, dim1 = meta[M_DIM1] > 0 ? meta[M_DIM1] : 1;
+    const int64_t dim2 = meta[M_DIM2] > 0 ? meta[M_DIM2] : 1, dim_out = meta[M_DIMOUT] > 0 ? meta[M_DIMOUT] : 1;
+    const size_t unit = sizeof(real) * lanes;
+    d->c = aligned_alloc(64, unit * numel); d->w0 = aligned_alloc(64, unit * numel);
+    d->acc_o = aligned_alloc(64, unit * dim_out); d->tmp_o = aligned_alloc(64, unit * dim_out);
+    d->acc_x = aligned_alloc(64, unit * dim1); d->tmp_x = aligned_alloc(64, unit * dim1);
+    d->acc_y = aligned_alloc(64, unit * dim2); d->tmp_y = aligned_alloc(64, unit * dim2);
+    d->acc_w = aligned_alloc(64, unit * numel); d->tmp_w = aligned_alloc(64, unit * numel);
+    if (!d->c || !d->w0 || !d->acc_o || !d->tmp_o || !d->acc_x || !d->tmp_x || !d->acc_y || !d->tmp_y ||
+        !d->acc_w || !d->tmp_w) {
+        second_free(d);
+        return 1;
+    }
+    return 0;
+}
+
+static void add_into(real *restrict dst, const real *restrict src, int64_t count) {
+#pragma omp simd
+    for (int64_t c = 0; c < count; c++) dst[c] += src[c];
+}
+
+/* out[n] (+)= sum_k a[k] mat[k, n] */
+static void row_matvec(const real *a, const real *mat, int64_t n_hidden, int64_t numel, real *out, int add) {
+    if (!add) memset(out, 0, sizeof(real) * numel);
+    for (int64_t k = 0; k < n_hidden; k++) {
+        const real s = a[k], *row = mat + k * numel;
+#pragma omp simd
+        for (int64_t n = 0; n < numel; n++) out[n] += s * row[n];
+    }
+}
+
+/* out[k] (+)= sum_n gw[n] mat[k, n] */
+static void row_matvec_t(const real *gw, const real *mat, int64_t n_hidden, int64_t numel, real *out, int add) {
+    for (int64_t k = 0; k < n_hidden; k++) {
+        const real *row = mat + k * numel;
+        real dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t n = 0; n < numel; n++) dot += gw[n] * row[n];
+        out[k] = add ? out[k] + dot : dot;
+    }
+}
+
+int tp_double_backward(int64_t rows, const int64_t *meta, const int64_t *terms, const int64_t *paths,
+                       const int32_t *cg_idx, const real *cg_val, const real *x, const real *y,
+                       const real *weight, const real *hidden, const real *mlp, int64_t n_hidden,
+                       const real *grad_out, const real *cx, const real *cy, const real *cw, const real *ch,
+                       const real *cm, real *out_g, real *out_x, real *out_y, real *out_w, real *out_h,
+                       real *out_m, const int64_t *src, const int64_t *dst) {
+    scratch_t s;
+    second_t d;
+    if (scratch_alloc(&s, meta)) return 1;
+    if (second_alloc(&d, meta, 1)) {
+        scratch_free(&s);
+        return 1;
+    }
+    const int64_t dim1 = meta[M_DIM1], dim2 = meta[M_DIM2], dim_out = meta[M_DIMOUT], numel = meta[M_NUMEL];
+    const int want_w = out_w || out_h || out_m, fused = hidden != NULL;
+    const int need_w0 = fused && ((ch && out_m) || (cm && out_h));
+    for (int64_t r = 0; r < rows; r++) {
+        const real *xr = x + row_index(src, r) * dim1, *yr = y + r * dim2, *gr = grad_out + row_index(dst, r) * dim_out;
+        const real *cxr = cx ? cx + row_index(src, r) * dim1 : NULL, *cyr = cy ? cy + r * dim2 : NULL;
+        const real *hr = fused ? hidden + r * n_hidden : NULL, *chr = ch ? ch + r * n_hidden : NULL;
+        const real *wr = fused ? s.w : weight + r * numel, *cr = cw ? cw + r * numel : NULL;
+        if (fused) fused_weights(hr, mlp, n_hidden, numel, s.w);
+        if (fused && (ch || cm)) {
+            memset(d.c, 0, sizeof(real) * numel);
+            if (chr) row_matvec(chr, mlp, n_hidden, numel, d.c, 1);
+            if (cm) row_matvec(hr, cm, n_hidden, numel, d.c, 1);
+            cr = d.c;
+        }
+        if (out_g) {
+            memset(d.acc_o, 0, sizeof(real) * dim_out);
+            const real *xs[3] = {cxr, xr, xr}, *ys[3] = {yr, cyr, yr}, *ws[3] = {wr, wr, cr};
+            for (int q = 0; q < 3; q++) {
+                if (!(q == 0 ? cxr : q == 1 ? cyr : cr)) continue;
+                forward_row(meta, terms, paths, cg_idx, cg_val, xs[q], ys[q], ws[q], d.tmp_o, &s);
+                add_into(d.acc_o, d.tmp_o, dim_out);
+            }
+            if (dst) add_into(out_g + dst[r] * dim_out, d.acc_o, dim_out);
+            else memcpy(out_g + r * dim_out, d.acc_o, sizeof(real) * dim_out);
+        }
+        if (out_x) memset(d.acc_x, 0, sizeof(real) * dim1);
+        if (out_y) memset(d.acc_y, 0, sizeof(real) * dim2);
+        if (want_w) memset(d.acc_w, 0, sizeof(real) * numel);
+        if (cxr && (out_y || want_w)) {
+            backward_row(meta, terms, paths, cg_idx, cg_val, cxr, yr, wr, gr, NULL, out_y ? d.tmp_y : NULL,
+                         want_w ? d.tmp_w : NULL, &s);
+            if (out_y) add_into(d.acc_y, d.tmp_y, dim2);
+            if (want_w) add_into(d.acc_w, d.tmp_w, numel);
+        }
+        if (cyr && (out_x || want_w)) {
+            backward_row(meta, terms, paths, cg_idx, cg_val, xr, cyr, wr, gr, out_x ? d.tmp_x : NULL, NULL,
+                         want_w ? d.tmp_w : NULL, &s);
+            if (out_x) add_into(d.acc_x, d.tmp_x, dim1);
+            if (want_w) add_into(d.acc_w, d.tmp_w, numel);
+        }
+        if (cr && (out_x || out_y || need_w0)) {
+            backward_row(meta, terms, paths, cg_idx, cg_val, xr, yr, cr, gr, out_x ? d.tmp_x : NULL,
+                         out_y ? d.tmp_y : NULL, need_w0 ? d.w0 : NULL, &s);
+            if (out_x) add_into(d.acc_x, d.tmp_x, dim1);
+            if (out_y) add_into(d.acc_y, d.tmp_y, dim2);
+        }
+        if (out_x) {
+            if (src) add_into(out_x + src[r] * dim1, d.acc_x, dim1);
+            else memcpy(out_x + r * dim1, d.acc_x, sizeof(real) * dim1);
+        }
+        if (out_y) memcpy(out_y + r * dim2, d.acc_y, sizeof(real) * dim2);
+        if (out_w) memcpy(out_w + r * numel, d.acc_w, sizeof(real) * numel);
+        if (out_h) {
+            row_matvec_t(d.acc_w, mlp, n_hidden, numel, out_h + r * n_hidden, 0);
+            if (cm) row_matvec_t(d.w0, cm, n_hidden, numel, out_h + r * n_hidden, 1);
+        }
+        if (out_m) {
+            for (int64_t k = 0; k < n_hidden; k++) {
+                real *mk = out_m + k * numel;
+                const real a = hr[k], b = chr ? chr[k] : 0;
+#pragma omp simd
+                for (int64_t n = 0; n < numel; n++) mk[n] += a * d.acc_w[n];
+                if (chr)
+#pragma omp simd
+                    for (int64_t n = 0; n < numel; n++) mk[n] += b * d.w0[n];
+            }
+        }
+    }
+    second_free(&d);
+    scratch_free(&s);
+    return 0;
+}
+
+/* The same for LANES rows at once (lane kernels): the first-order block functions run on swapped inputs. */
+int tp_double_backward_lanes(int64_t rows, const int64_t *meta, const int64_t *terms, const int64_t *paths,
+                             const int32_t *cg_idx, const real *cg_val, const real *x, const real *y,
+                             const real *weight, const real *hidden, const real *mlp, int64_t n_hidden,
+                             const real *grad_out, const real *cx, const real *cy, const real *cw,
+                             const real *ch, const real *cm, real *out_g, real *out_x, real *out_y,
+                             real *out_w, real *out_h, real *out_m, const int64_t *src, const int64_t *dst) {
+    lanes_t s;
+    second_t d;
+    if (lanes_alloc(&s, meta, n_hidden)) return 1;
+    real *cxb = lane_alloc(meta[M_DIM1]), *cyb = lane_alloc(meta[M_DIM2]), *chb = lane_alloc(n_hidden);
+    real *chpad = lane_alloc(s.n_pad);
+    if (!cxb || !cyb || !chb || !chpad || second_alloc(&d, meta, LANES)) {
+        free(cxb); free(cyb); free(chb); free(chpad);
+        lanes_free(&s);
+        return 1;
+    }
+    const int64_t dim1 = meta[M_DIM1], dim2 = meta[M_DIM2], dim_out = meta[M_DIMOUT], numel = meta[M_NUMEL];
+    const int want_w = out_w || out_h || out_m, fused = hidden != NULL;
+    const int need_w0 = fused && ((ch && out_m) || (cm && out_h));
+    real *const xb = s.x, *const yb = s.y, *const wb = s.w;
+    s.mlp = NULL; /* the weights are made whole, once per block */
+    for (int64_t r = 0; r < rows; r += LANES) {
+        const int64_t n = rows - r < LANES ? rows - r : LANES;
+        lanes_load(x, src, r, dim1, n, xb);
+        lanes_load(y, NULL, r, dim2, n, yb);
+        lanes_load(grad_out, dst, r, dim_out, n, s.g);
+        if (cx) lanes_load(cx, src, r, dim1, n, cxb);
+        if (cy) lanes_load(cy, NULL, r, dim2, n, cyb);
+        if (fused) {
+            lanes_load(hidden, NULL, r, n_hidden, n, s.h);
+            lanes_fused_weights(s.h, mlp, n_hidden, numel, numel, wb);
+        } else {
+            lanes_load(weight, NULL, r, numel, n, wb);
+        }
+        const real *cb = NULL;
+        if (cw) {
+            lanes_load(cw, NULL, r, numel, n, d.c);
+            cb = d.c;
+        } else if (fused && (ch || cm)) {
+            memset(d.c, 0, sizeof(real) * LANES * numel);
+            if (ch) {
+                lanes_load(ch, NULL, r, n_hidden, n, chb);
+                lanes_fused_weights(chb, mlp, n_hidden, numel, numel, d.tmp_w);
+                add_into(d.c, d.tmp_w, LANES * numel);
+            }
+            if (cm) {
+                lanes_fused_weights(s.h, cm, n_hidden, numel, numel, d.tmp_w);
+                add_into(d.c, d.tmp_w, LANES * numel);
+            }
+            cb = d.c;
+        }
+        if (out_g) {
+            memset(d.acc_o, 0, sizeof(real) * LANES * dim_out);
+            real *xs[3] = {cxb, xb, xb}, *ys[3] = {yb, cyb, yb};
+            const real *ws[3] = {wb, wb, cb};
+            const int on[3] = {cx != NULL, cy != NULL, cb != NULL};
+            for (int q = 0; q < 3; q++) {
+                if (!on[q]) continue;
+                s.x = xs[q], s.y = ys[q], s.w = (real *)ws[q];
+                lanes_forward_block(meta, terms, paths, cg_idx, cg_val, &s);
+                add_into(d.acc_o, s.out, LANES * dim_out);
+            }
+            s.x = xb, s.y = yb, s.w = wb;
+            lanes_store(d.acc_o, dim_out, n, out_g, dst, r);
+        }
+        if (out_x) memset(d.acc_x, 0, sizeof(real) * LANES * dim1);
+        if (out_y) memset(d.acc_y, 0, sizeof(real) * LANES * dim2);
+        if (want_w) memset(d.acc_w, 0, sizeof(real) * LANES * numel);
+        if (cx && (out_y || want_w)) {
+            s.x = cxb;
+            lanes_backward_block(meta, terms, paths, cg_idx, cg_val, 0, out_y != NULL, want_w, &s);
+            s.x = xb;
+            if (out_y) add_into(d.acc_y, s.gy, LANES * dim2);
+            if (want_w) add_into(d.acc_w, s.gw, LANES * numel);
+        }
+        if (cy && (out_x || want_w)) {
+            s.y = cyb;
+            lanes_backward_block(meta, terms, paths, cg_idx, cg_val, out_x != NULL, 0, want_w, &s);
+            s.y = yb;
+            if (out_x) add_into(d.acc_x, s.gx, LANES * dim1);
+            if (want_w) add_into(d.acc_w, s.gw, LANES * numel);
+        }
+        if (cb && (out_x || out_y || need_w0)) {
+            s.w = (real *)cb;
+            lanes_backward_block(meta, terms, paths, cg_idx, cg_val, out_x != NULL, out_y != NULL, need_w0, &s);
+            s.w = wb;
+            if (out_x) add_into(d.acc_x, s.gx, LANES * dim1);
+            if (out_y) add_into(d.acc_y, s.gy, LANES * dim2);
+            if (need_w0) memcpy(d.w0, s.gw, sizeof(real) * LANES * numel);
+        }
+        if (out_x) lanes_store(d.acc_x, dim1, n, out_x, src, r);
+        if (out_y) lanes_store(d.acc_y, dim2, n, out_y, NULL, r);
+        if (out_w) lanes_store(d.acc_w, numel, n, out_w, NULL, r);
+        if (out_h) {
+            memset(s.gh, 0, sizeof(real) * LANES * n_hidden);
+            lanes_hidden_grad(d.acc_w, mlp, n_hidden, numel, numel, s.gh);
+            if (cm) lanes_hidden_grad(d.w0, cm, n_hidden, numel, numel, s.gh);
+            lanes_store(s.gh, n_hidden, n, out_h, NULL, r);
+        }
+        if (out_m) {
+            memset(s.hpad, 0, sizeof(real) * LANES * s.n_pad);
+            for (int64_t l = 0; l < n; l++)
+                memcpy(s.hpad + l * s.n_pad, hidden + (r + l) * n_hidden, sizeof(real) * n_hidden);
+            lanes_matrix_grad(d.acc_w, s.hpad, s.n_pad, numel, n, s.gm_t);
+            if (ch) {
+                memset(chpad, 0, sizeof(real) * LANES * s.n_pad);
+                for (int64_t l = 0; l < n; l++)
+                    memcpy(chpad + l * s.n_pad, ch + (r + l) * n_hidden, sizeof(real) * n_hidden);
+                lanes_matrix_grad(d.w0, chpad, s.n_pad, numel, n, s.gm_t);
+            }
+        }
+    }
+    if (out_m)
+        for (int64_t k = 0; k < n_hidden; k++)
+            for (int64_t m = 0; m < numel; m++) out_m[k * numel + m] += s.gm_t[m * s.n_pad + k];
+    free(cxb); free(cyb); free(chb); free(chpad);
+    second_free(&d);
+    lanes_free(&s);
+    return 0;
+}

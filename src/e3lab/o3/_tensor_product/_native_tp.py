@@ -16,29 +16,30 @@ entry points, see :mod:`._autograd`.
 
 from __future__ import annotations
 
-import ctypes
-import itertools
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from e3lab._native import load_library
 from e3lab._native._memory import empty_on_huge_pages
 from e3lab.o3._irreps import Irreps
 from e3lab.o3._tensor_product._autograd import Edges
 from e3lab.o3._tensor_product._instruction import Instruction
+from e3lab.o3._tensor_product._native_calls import (
+    DTYPES,
+    available,
+    empty_like,
+    library,
+    ptr,
+    row,
+    run,
+    split,
+    summed,
+)
 from e3lab.o3._tensor_product._ops import apply_product, register
 from e3lab.o3._tensor_product._switches import native_enabled
 from e3lab.o3._wigner_3j import wigner_3j
 
 __all__ = ["NativeTensorProduct"]
-
-_LIBRARY = "tensor_product"
-_DTYPES = {torch.float32: "float32", torch.float64: "float64"}
-_MIN_ROWS_PER_THREAD = 512
-_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def _offsets(irreps: Irreps) -> list[int]:
@@ -47,25 +48,6 @@ def _offsets(irreps: Irreps) -> list[int]:
         starts.append(offset)
         offset += mul_ir.dim
     return starts
-
-
-def _library(dtype: torch.dtype) -> ctypes.CDLL | None:
-    """The compiled kernel for ``dtype`` with its C signatures declared (pointers as ``void *``)."""
-    lib = load_library(_LIBRARY, _DTYPES[dtype])
-    if lib is not None and lib.tp_forward.argtypes is None:
-        i64, ptr = ctypes.c_int64, ctypes.c_void_p
-        for variant in ("", "_lanes"):
-            forward, backward = getattr(lib, f"tp_forward{variant}"), getattr(lib, f"tp_backward{variant}")
-            forward.argtypes = [i64] + [ptr] * 10 + [i64] + [ptr] * 3
-            backward.argtypes = [i64] + [ptr] * 10 + [i64] + [ptr] * 8
-            forward.restype = backward.restype = ctypes.c_int
-    return lib
-
-
-@torch.compiler.assume_constant_result
-def _available(dtype: torch.dtype) -> bool:
-    """Whether the kernel for ``dtype`` is built (a constant to ``torch.compile``)."""
-    return _library(dtype) is not None
 
 
 def _live_paths(
@@ -81,30 +63,6 @@ def _live_paths(
         if min(muls) > 0 and ins.path_weight != 0:
             live.append((ins, start if ins.has_weight else -1))
     return live
-
-
-def _ptr(t: torch.Tensor | None) -> int | None:
-    return None if t is None else t.data_ptr()
-
-
-def _split(rows: int) -> list[tuple[int, int]]:
-    """Row ranges, one per thread (``torch.get_num_threads()``, at most one per 512 rows)."""
-    n = max(1, min(torch.get_num_threads(), rows // _MIN_ROWS_PER_THREAD))
-    bounds = [rows * i // n for i in range(n + 1)]
-    return list(itertools.pairwise(bounds))
-
-
-def _run(calls: list[Callable[[], int]]) -> None:
-    """Run the C calls (concurrently when several); raise if one reports an allocation failure."""
-    if len(calls) == 1:
-        codes = [calls[0]()]
-    else:
-        key = (os.getpid(), len(calls))  # a forked child (data-loader worker) makes its own threads
-        if key not in _pools:
-            _pools[key] = ThreadPoolExecutor(len(calls), thread_name_prefix="e3lab-native")
-        codes = list(_pools[key].map(lambda call: call(), calls))
-    if any(codes):
-        raise MemoryError("e3lab native tensor product: could not allocate its scratch buffers")
 
 
 class NativeTensorProduct:
@@ -152,7 +110,7 @@ class NativeTensorProduct:
         self.terms = torch.tensor(terms, dtype=torch.int64).reshape(-1, 3)
         self.paths = torch.tensor(paths, dtype=torch.int64).reshape(-1, 10)
         self.cg_idx = torch.tensor(cg_idx, dtype=torch.int32).reshape(-1, 3)
-        self.cg_val = {dtype: torch.tensor(cg_val, dtype=dtype) for dtype in _DTYPES}
+        self.cg_val = {dtype: torch.tensor(cg_val, dtype=dtype) for dtype in DTYPES}
         self.dim_out = irreps_out.dim
         self.variant = "_lanes" if max_mul < 32 else ""
         self.key = register(self)
@@ -182,9 +140,9 @@ class NativeTensorProduct:
         """
         return (
             native_enabled()
-            and all(t.device.type == "cpu" and t.dtype in _DTYPES for t in tensors)
+            and all(t.device.type == "cpu" and t.dtype in DTYPES for t in tensors)
             and tensors[0].shape[0] > 0
-            and _available(tensors[0].dtype)
+            and available(tensors[0].dtype)
         )
 
     def apply(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -211,12 +169,10 @@ class NativeTensorProduct:
         """Call ``tp_<entry><variant>`` on each thread's row range; ``args(a, b, index)`` -> its arguments."""
         meta = self.meta.clone()
         meta[5] = numel
-        function = getattr(_library(x.dtype), f"tp_{entry}{self.variant}")
-        head = (_ptr(meta), _ptr(self.terms), _ptr(self.paths), _ptr(self.cg_idx), _ptr(self.cg_val[x.dtype]))
-        ranges = _split(rows)
-        _run(
-            [lambda a=a, b=b, i=i: function(b - a, *head, *args(a, b, i)) for i, (a, b) in enumerate(ranges)]
-        )
+        function = getattr(library(x.dtype), f"tp_{entry}{self.variant}")
+        head = (ptr(meta), ptr(self.terms), ptr(self.paths), ptr(self.cg_idx), ptr(self.cg_val[x.dtype]))
+        ranges = split(rows)
+        run([lambda a=a, b=b, i=i: function(b - a, *head, *args(a, b, i)) for i, (a, b) in enumerate(ranges)])
 
     def forward(
         self,
@@ -230,7 +186,7 @@ class NativeTensorProduct:
         """The product (no autograd): ``[Z, out.dim]``, or ``[num_nodes, out.dim]`` with ``edges``."""
         rows, numel = y.shape[0], (weight if weight is not None else mlp).shape[-1]
         src, dst, num_nodes = edges if edges is not None else (None, None, 0)
-        ranges = _split(rows)
+        ranges = split(rows)
         if dst is None:
             outs = [empty_on_huge_pages(rows, self.dim_out, like=x)]
         else:  # one node accumulator per thread: rows of different threads may share a node
@@ -239,9 +195,9 @@ class NativeTensorProduct:
 
         def args(a: int, b: int, i: int) -> tuple:
             return (
-                _ptr(x) if src is not None else _row(x, a), _row(y, a), _row(weight, a), _row(hidden, a),
-                _ptr(mlp), n_hidden, _row(outs[0], a) if dst is None else _ptr(outs[i]),
-                _row(src, a), _row(dst, a),
+                ptr(x) if src is not None else row(x, a), row(y, a), row(weight, a), row(hidden, a),
+                ptr(mlp), n_hidden, row(outs[0], a) if dst is None else ptr(outs[i]),
+                row(src, a), row(dst, a),
             )  # fmt: skip
 
         self._call("forward", x, numel, rows, args)
@@ -261,41 +217,74 @@ class NativeTensorProduct:
         """Gradients for ``(x, y, weight, hidden, mlp)``, ``None`` where ``needs`` says not wanted."""
         rows, numel = y.shape[0], (weight if weight is not None else mlp).shape[-1]
         src, dst, _ = edges if edges is not None else (None, None, 0)
-        ranges = _split(rows)
+        ranges = split(rows)
         gxs = None
         if needs[0]:  # with src: one node accumulator per thread
-            gxs = [_empty_like(x)] if src is None else [_empty_like(x).zero_() for _ in ranges]
-        gy = _empty_like(y) if needs[1] else None
-        gw = _empty_like(weight) if weight is not None and needs[2] else None
-        gh = _empty_like(hidden) if hidden is not None and needs[3] else None
+            gxs = [empty_like(x)] if src is None else [empty_like(x).zero_() for _ in ranges]
+        gy = empty_like(y) if needs[1] else None
+        gw = empty_like(weight) if weight is not None and needs[2] else None
+        gh = empty_like(hidden) if hidden is not None and needs[3] else None
         gms = [torch.zeros_like(mlp) for _ in ranges] if mlp is not None and needs[4] else None
         n_hidden = 0 if hidden is None else hidden.shape[1]
 
         def args(a: int, b: int, i: int) -> tuple:
-            gx = None if gxs is None else (_ptr(gxs[i]) if src is not None else _row(gxs[0], a))
+            gx = None if gxs is None else (ptr(gxs[i]) if src is not None else row(gxs[0], a))
             return (
-                _ptr(x) if src is not None else _row(x, a), _row(y, a), _row(weight, a), _row(hidden, a),
-                _ptr(mlp), n_hidden, _ptr(grad_out) if dst is not None else _row(grad_out, a),
-                gx, _row(gy, a), _row(gw, a), _row(gh, a), None if gms is None else _ptr(gms[i]),
-                _row(src, a), _row(dst, a),
+                ptr(x) if src is not None else row(x, a), row(y, a), row(weight, a), row(hidden, a),
+                ptr(mlp), n_hidden, ptr(grad_out) if dst is not None else row(grad_out, a),
+                gx, row(gy, a), row(gw, a), row(gh, a), None if gms is None else ptr(gms[i]),
+                row(src, a), row(dst, a),
             )  # fmt: skip
 
         self._call("backward", x, numel, rows, args)
-        return _sum(gxs), gy, gw, gh, _sum(gms)
+        return summed(gxs), gy, gw, gh, summed(gms)
 
+    def double_backward(
+        self,
+        grad_out: torch.Tensor,
+        slots: tuple[torch.Tensor | None, ...],
+        cotangents: tuple[torch.Tensor | None, ...],
+        needs: tuple[bool, ...],
+        edges: Edges | None = None,
+    ) -> tuple[torch.Tensor | None, list[torch.Tensor | None]]:
+        """The gradient of :meth:`backward` in one pass (no autograd; see ``_autograd.backward_vjp``).
 
-def _empty_like(t: torch.Tensor) -> torch.Tensor:
-    """A fresh gradient buffer shaped like ``t`` (2 MB pages when large: it is written once, all of it)."""
-    return empty_on_huge_pages(*t.shape, like=t)
+        ``slots = (x, y, weight, hidden, mlp)``; ``cotangents``: of the backward's five outputs (``None``:
+        zero); ``needs``: for ``grad_out`` then each slot. Returns ``(grad of grad_out, [grad of slot])``.
+        """
+        x, y, weight, hidden, mlp = slots
+        cx, cy, cw, ch, cm = (c if t is not None else None for c, t in zip(cotangents, slots, strict=True))
+        rows, numel = y.shape[0], (weight if weight is not None else mlp).shape[-1]
+        src, dst, num_nodes = edges if edges is not None else (None, None, 0)
+        ranges = split(rows)
 
+        def buffers(wanted: bool, like: torch.Tensor | None, index: torch.Tensor | None, size: int = 0):
+            if not wanted or like is None:
+                return None  # with an index: one node accumulator per thread, else one buffer
+            shape = (size or like.shape[0], *like.shape[1:])
+            if index is None:
+                return [empty_on_huge_pages(*shape, like=like)]
+            return [empty_on_huge_pages(*shape, like=like).zero_() for _ in ranges]
 
-def _row(t: torch.Tensor | None, a: int) -> int | None:
-    """Address of row ``a`` of ``t`` (``None`` for no tensor)."""
-    return None if t is None else t.data_ptr() + a * t.stride(0) * t.element_size()
+        out_g = buffers(needs[0], grad_out, dst, num_nodes)
+        out_x = buffers(needs[1], x, src)
+        out_y, out_w, out_h = (buffers(needs[k], t, None) for k, t in ((2, y), (3, weight), (4, hidden)))
+        out_m = None if mlp is None or not needs[5] else [torch.zeros_like(mlp) for _ in ranges]
+        n_hidden = 0 if hidden is None else hidden.shape[1]
 
+        def node_orrow(parts: list | None, index: torch.Tensor | None, a: int, i: int) -> int | None:
+            return None if parts is None else (ptr(parts[i]) if index is not None else row(parts[0], a))
 
-def _sum(parts: list[torch.Tensor] | None) -> torch.Tensor | None:
-    """The sum of the per-thread accumulators."""
-    if parts is None:
-        return None
-    return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
+        def args(a: int, b: int, i: int) -> tuple:
+            return (
+                ptr(x) if src is not None else row(x, a), row(y, a), row(weight, a), row(hidden, a),
+                ptr(mlp), n_hidden, ptr(grad_out) if dst is not None else row(grad_out, a),
+                ptr(cx) if src is not None else row(cx, a), row(cy, a), row(cw, a), row(ch, a), ptr(cm),
+                node_orrow(out_g, dst, a, i), node_orrow(out_x, src, a, i),
+                *(None if o is None else row(o[0], a) for o in (out_y, out_w, out_h)),
+                None if out_m is None else ptr(out_m[i]), row(src, a), row(dst, a),
+            )  # fmt: skip
+
+        self._call("double_backward", x, numel, rows, args)
+        grads = [summed(o) for o in (out_x, out_y, out_w, out_h, out_m)]
+        return summed(out_g), grads
