@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 from e3lab import o3
 from e3lab.graph import AtomsBatch, AtomsGraph, collate_atoms, neighbor_list
 from e3lab.math import soft_one_hot_linspace
+from e3lab.models import InteratomicPotential
 from e3lab.nn import FullyConnectedNet
 
 SYMBOLS = ("Cu", "Au")
@@ -33,6 +34,11 @@ class _ScaledBackward(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         return 1.25 * grad
+
+
+def wrong_backward_hook(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+    """A forward hook that keeps a module's output and scales the gradient flowing back through it."""
+    return _ScaledBackward.apply(output)
 
 
 class ToyBackbone(torch.nn.Module):
@@ -132,6 +138,26 @@ class ToyPotential(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+
+def real_potential(seed: int = 0) -> InteratomicPotential:
+    """``e3lab.models.InteratomicPotential`` with a 2-layer NequIP-style backbone of 4 features (Cu, Au)."""
+    torch.manual_seed(seed)
+    net = {
+        "_target_": "e3lab.nn.NequIPNet",
+        "irreps_in": f"{len(SYMBOLS)}x0e",
+        "irreps_out": "1x0e",
+        "num_layers": 2,
+        "lmax": 1,
+        "num_features": 4,
+        "max_radius": CUTOFF,
+        "avg_num_neighbors": 8.0,
+        "radial_number": 4,
+        "radial_hidden": 8,
+    }
+    return InteratomicPotential(
+        net=net, chemical_symbols=list(SYMBOLS), cutoff=CUTOFF, per_element_energy_shift=[-3.5, -3.8]
+    )
 
 
 def _graph(pos, species, cell, pbc, rattle_seed: int) -> AtomsGraph:

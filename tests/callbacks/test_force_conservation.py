@@ -10,7 +10,7 @@ import torch
 from e3lab.callbacks import ForceConservationCallback, ForceConservationWarning, finite_difference_errors
 
 from ._callback_toys import tiny_trainer
-from ._potential_toys import ToyPotential, loader, structures
+from ._potential_toys import ToyPotential, loader, real_potential, structures, wrong_backward_hook
 
 
 def _errors(model, batch, step=1e-4, directions=3):
@@ -40,6 +40,19 @@ def test_a_wrong_custom_backward_gives_a_large_error(float64):
     # the same energies: only the backward differs
     torch.testing.assert_close(bad.predict(batch)["energy"], good.predict(batch)["energy"])
     errors = _errors(bad, batch)
+    assert errors["force"] > 1e-2 and errors["stress"] > 1e-2, errors
+
+
+def test_interatomic_potential_conserves_and_a_hooked_wrong_backward_does_not(float64):
+    model = real_potential().double().eval()
+    batch = structures(("bulk", "bulk"))
+    errors = _errors(model, batch)
+    assert errors["force"] < 1e-8 and errors["stress"] < 1e-8, errors
+    energy = model.predict(batch)["energy"]
+    # the first layer's output unchanged, its gradient scaled: what a wrong custom kernel backward does
+    model.inference_net.layers[0].register_forward_hook(wrong_backward_hook)
+    torch.testing.assert_close(model.predict(batch)["energy"], energy)
+    errors = _errors(model, batch)
     assert errors["force"] > 1e-2 and errors["stress"] > 1e-2, errors
 
 

@@ -15,7 +15,7 @@ from e3lab.callbacks._potential_access import held_out_copy
 from e3lab.graph import neighbor_list
 
 from ._callback_toys import ToyTask, tiny_trainer
-from ._potential_toys import CUTOFF, ToyPotential, loader, structures
+from ._potential_toys import CUTOFF, ToyPotential, loader, real_potential, structures
 
 CHECKS = ("energy", "forces", "permutation", "translation", "periodic_wrap", "lattice_shift")
 
@@ -36,6 +36,14 @@ def test_equivariant_potential_float64_below_1e_10_with_every_check(float64, see
     errors = _errors(model, structures(seed=seed), seed=seed)
     assert set(errors) == set(CHECKS)
     assert max(errors.values()) < 1e-10, errors
+
+
+def test_interatomic_potential_float64_below_1e_10_with_stress(float64):
+    model = real_potential().double()
+    errors = _errors(model, structures())
+    assert set(errors) == set(CHECKS) and max(errors.values()) < 1e-10, errors
+    errors = _errors(model.train(), structures(("bulk", "bulk")), stress=True)  # live weights, not the EMA
+    assert errors["stress"] < 1e-10 and max(errors.values()) < 1e-10, errors
 
 
 def test_stress_rotates_as_a_rank_2_tensor(float64):

@@ -9,7 +9,7 @@ from e3lab.callbacks import TimingCallback, _timing, attribute_stages, profile_f
 from e3lab.nn import STAGES
 
 from ._callback_toys import tiny_trainer
-from ._potential_toys import ToyPotential, loader, structures
+from ._potential_toys import ToyPotential, loader, real_potential, structures
 
 CONV_STAGES = ("spherical_harmonics", "radial_embedding", "radial_mlp", "tensor_product", "scatter", "gate")
 
@@ -60,6 +60,16 @@ def test_force_step_has_forces_and_double_backward_phases_in_the_conv_stages(mon
     # and F = -grad (without the creator chain, most of the double backward would be "other")
     conv_bwd = sum(ops[s]["bwd"] for s in CONV_STAGES)
     assert ops["other"]["bwd"] < 0.25 * conv_bwd, ops
+
+
+def test_interatomic_potential_force_step_is_split_into_phases(monkeypatch):
+    captured = []
+    monkeypatch.setattr(_timing, "attribute_stages", lambda events, stages: captured.append(list(events)))
+    model = real_potential().train()
+    profile_force_step(model, structures(("bulk", "slab")), warmup=0, stages=STAGES)
+    ops = attribute_stages([_OneMillisecondPerOp(e) for e in captured[0]], STAGES)
+    for stage in ("spherical_harmonics", "radial_mlp", "tensor_product"):
+        assert min(ops[stage][phase] for phase in ("fwd", "forces", "bwd")) > 0, (stage, ops[stage])
 
 
 def test_stress_training_is_profiled_when_the_batch_has_stress():
