@@ -89,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--value-norm", type=float, default=0.1, help="norm of a proposed global feature")
     args = parser.parse_args(argv)
     cfg = compose_train_config(args.overrides)
-    report = analyze_config(cfg, lmax=args.lmax, value_norm=args.value_norm)
+    try:
+        report = analyze_config(cfg, lmax=args.lmax, value_norm=args.value_norm)
+    except ValueError as err:  # no target, a collinear geometry, bad irreps: say why, no traceback
+        print(f"python -m e3lab.symmetry: {err}", file=sys.stderr)
+        return 1
     print(f"symmetry report of {cfg.get('name')}: the first training graph of {cfg.data._target_}")
     print(report)
     overrides = breaker_overrides(cfg, report)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from e3lab.analyze import analyze_config, breaker_overrides, compose_train_config
+from e3lab.analyze import analyze_config, breaker_overrides, compose_train_config, main
 from e3lab.train import run
 
 from .conftest import compose_config
@@ -74,3 +74,10 @@ def test_breaker_overrides_extend_an_existing_breaker() -> None:
     irreps, values, irreps_in = breaker_overrides(cfg, report)
     assert (irreps, irreps_in) == ("data.breaker_irreps=1x1o+1x2e", "data.irreps_in=1x0e+1x1o+1x2e")
     assert values.startswith("data.breaker_values=[0,0,0.1,") and values.count(",") == 7
+
+
+def test_cli_without_a_feature_target_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    """tetris's targets are class indices: a clear message and exit status 1, no traceback."""
+    assert main(["experiment=tetris"]) == 1
+    err = capsys.readouterr().err
+    assert "TetrisDataModule's batches have no node_target or float graph_target" in err

@@ -165,6 +165,10 @@ SHAPES = {
     "generic orbit of T": (lambda: (_orbit([(0.3, 0.5, 0.9), (0.7, -0.2, 0.1)], T_GENERATORS), None), "T"),
     "generic orbit of Th": (lambda: (_orbit([(0.3, 0.5, 0.9)], [*T_GENERATORS, INVERSION]), None), "Th"),
     "generic orbit of O": (lambda: (_orbit([(0.3, 0.5, 0.9)], O_GENERATORS), None), "O"),
+    "two generic orbits of Oh": (
+        lambda: (_orbit([(0.3, 0.5, 0.9), (1.1, -0.2, 0.4)], [*O_GENERATORS, INVERSION]), None),
+        "Oh",
+    ),
     "generic orbit of S4": (
         lambda: (_orbit([(0.3, 0.5, 0.9), (0.8, 0.1, -0.4)], [cz(4) @ SIGMA_Z]), None),
         "S4",

@@ -55,6 +55,22 @@ def _reference_pair(pos: torch.Tensor, tol: float) -> tuple[int, int]:
     return a, b
 
 
+def _candidate_pairs(pos: torch.Tensor, a: int, b: int, tol: float) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)``, ``i != j``, that could be the images of ``(a, b)``: the same norms and dot product.
+
+    A loose prefilter (the exact test is the orthogonality of the map), so that generic point clouds cost
+    ``O(n)`` candidates instead of ``n^2``.
+    """
+    scale = max(float(pos.norm(dim=1).max()), 1.0)
+    slack = max(1e-3, 100 * tol) * scale**2
+    norms2 = (pos * pos).sum(dim=1)
+    first = ((norms2 - norms2[a]).abs() <= slack).nonzero()[:, 0]
+    second = ((norms2 - norms2[b]).abs() <= slack).nonzero()[:, 0]
+    dots = pos[first] @ pos[second].T
+    ok = ((dots - pos[a] @ pos[b]).abs() <= slack) & (first[:, None] != second[None, :])
+    return [(int(first[k]), int(second[m])) for k, m in ok.nonzero().tolist()]
+
+
 def _frame(u: torch.Tensor, v: torch.Tensor, sign: float) -> torch.Tensor:
     """``[3, 3]`` matrix with columns ``u``, ``v`` and ``sign * u x v``."""
     return torch.stack([u, v, sign * torch.linalg.cross(u, v, dim=0)], dim=1)
@@ -94,9 +110,7 @@ def symmetry_group(
     source_inv = torch.linalg.inv(_frame(pos[a], pos[b], 1.0))
 
     group: list[Symmetry] = []
-    for i, j, sign in itertools.product(range(len(pos)), range(len(pos)), (1.0, -1.0)):
-        if i == j:
-            continue
+    for (i, j), sign in itertools.product(_candidate_pairs(pos, a, b, tol), (1.0, -1.0)):
         R = _frame(pos[i], pos[j], sign) @ source_inv
         if not torch.allclose(R @ R.T, torch.eye(3, dtype=R.dtype), atol=1e-8 + tol):
             continue

@@ -40,12 +40,15 @@ class PointGroup:
     mirrors: int
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.order} elements)"
+        return f"{self.name} ({self._elements()})"
+
+    def _elements(self) -> str:
+        return f"{self.order} element{'s' if self.order != 1 else ''}"
 
     def describe(self) -> str:
         """``"D4h: 16 elements; axes 1 C4, 4 C2; inversion; 5 mirrors"``."""
         axes = ", ".join(f"{count} C{n}" for n, count in sorted(self.axes.items(), reverse=True)) or "none"
-        parts = [f"{self.name}: {self.order} elements", f"axes {axes}"]
+        parts = [f"{self.name}: {self._elements()}", f"axes {axes}"]
         if self.inversion:
             parts.append("inversion")
         parts.append(f"{self.mirrors} mirror{'s' if self.mirrors != 1 else ''}")
