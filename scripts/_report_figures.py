@@ -15,13 +15,15 @@ Metrics = dict[str, float]
 
 def plot_loss(rows: list[dict[str, float]], metrics: Metrics, path: Path) -> bool:
     """Training loss per step (log scale), with the symmetry floor (when above 0) and the all-zero output's
-    loss (when known)."""
-    points = [(r["step"], r["train/loss"]) for r in rows if "train/loss" in r]
+    loss (when known). The loss is ``train/loss``, or ``train/loss_step`` where it is also logged per
+    epoch."""
+    key = "train/loss" if any("train/loss" in r for r in rows) else "train/loss_step"
+    points = [(r["step"], r[key]) for r in rows if key in r]
     if not points:
         return False
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    ax.semilogy(*zip(*points, strict=True), label="train/loss")
+    ax.semilogy(*zip(*points, strict=True), label=key)
     zero = metrics.get("symmetry/zero_output_loss")
     if zero is not None and zero > 0:
         ax.axhline(zero, color="tab:gray", linestyle=":", label="all-zero output")

@@ -24,6 +24,7 @@ KEY_METRICS = (
     "physics/force_fd_rel_error",
 )
 CAPTIONS = {
+    "loss.png": "Training loss per logged step: the weighted MSE of energy per atom and force components.",
     "learning_curves.png": "Force MAE (meV/A, force components) of the validation set (and of the "
     "training batches, averaged per epoch) against training steps (left) and wall time since the start of "
     "fit (right).",

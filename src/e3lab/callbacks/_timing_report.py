@@ -97,7 +97,7 @@ def write_timing_files(breakdown: Breakdown, stem: Path, title: str) -> dict[str
 def _bar_chart(breakdown: Breakdown, title: str) -> Figure:
     """Horizontal stacked bars: each phase's milliseconds per stage, in step order."""
     stages = list(breakdown)
-    fig = Figure(figsize=(7, 0.45 * len(stages) + 1.2), layout="constrained")
+    fig = Figure(figsize=(7, 0.45 * len(stages) + 1.6), layout="constrained")
     ax = fig.add_subplot()
     left = [0.0] * len(stages)
     for phase, label in phase_labels(breakdown).items():
@@ -107,5 +107,5 @@ def _bar_chart(breakdown: Breakdown, title: str) -> Figure:
     ax.invert_yaxis()
     ax.set_xlabel("time (ms)")
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    fig.legend(loc="outside lower center", ncol=3, frameon=False)
     return fig
