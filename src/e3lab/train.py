@@ -91,7 +91,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for logger in loggers:
         if isinstance(logger, ResumableCSVLogger) and ckpt_path is not None:
             logger.append = True  # a resumed run continues its metrics.csv
-    loggers = start_loggers(loggers, resolved_config(cfg), cfg.paths.output_dir)
+    loggers = start_loggers(loggers, resolved_config(cfg))
     if loggers and cfg.model.get("scheduler") is not None:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     use_rank_command("e3lab.train")  # DDP ranks join this job (also in a multirun), in its run folder

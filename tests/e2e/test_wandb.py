@@ -69,3 +69,48 @@ def test_wandb_run_has_equivariance_and_timing(tmp_path: Path) -> None:
     # the full resolved config is set: experiment name, data and model sections
     assert {"config:name", "config:data", "config:model"} <= keys
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "completed"
+
+
+def _history_steps(run_file: Path, key: str) -> list[int]:
+    """``trainer/global_step`` of the history rows of ``run_file`` that log ``key``."""
+    from wandb.proto import wandb_internal_pb2
+
+    steps = []
+    for data in _records(run_file):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(data)
+        if record.WhichOneof("record_type") != "history":
+            continue
+        items = {item.key or "/".join(item.nested_key): item.value_json for item in record.history.item}
+        if key in items:
+            steps.append(int(float(items["trainer/global_step"])))
+    return steps
+
+
+@pytest.mark.slow
+def test_a_resumed_run_continues_its_wandb_run_without_gap_or_repeat(tmp_path: Path) -> None:
+    from omegaconf import open_dict
+
+    overrides = [
+        "experiment=rect_to_square",
+        *TINY_SHAPES,
+        "logger=wandb",
+        "callbacks.equivariance=null",
+        "callbacks.rich_progress_bar=null",
+        "trainer.max_epochs=3",
+        "trainer.log_every_n_steps=1",
+        "test=false",
+    ]
+    cfg = compose_config("train", overrides, tmp_path)
+    with open_dict(cfg):  # SIGTERM at step 3 of 6: saved, stopped, "interrupted"
+        cfg.callbacks.sigterm = {"_target_": "tests.e2e.test_interrupted_run.SignalAtStep", "step": 3}
+    run(cfg)
+    assert json.loads((tmp_path / "status.json").read_text())["status"] == "interrupted"
+    run(compose_config("train", [*overrides, "resume=auto"], tmp_path))
+    assert json.loads((tmp_path / "status.json").read_text())["status"] == "completed"
+
+    run_id = json.loads((tmp_path / "wandb_run.json").read_text())["id"]
+    files = sorted(tmp_path.glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(files) == 2 and all(f.name == f"run-{run_id}.wandb" for f in files)  # one W&B run, twice
+    steps = [_history_steps(f, "train/loss") for f in files]
+    assert steps == [[0, 1, 2, 3], [4, 5]], steps  # every step once, no gap

@@ -1,5 +1,11 @@
-"""W&B start-up and shutdown: one W&B run per run folder (a resumed run continues it, without repeating
-steps), W&B failures that do not end the run, and closing the run."""
+"""W&B start-up and shutdown: one W&B run per run folder (a resumed run continues it), W&B failures that
+do not end the run, and closing the run.
+
+A run resumed from a step checkpoint logs again the steps between that checkpoint and the kill, with the
+same values; W&B keeps them if the killed process had sent them (online: the history shows the step
+twice). What W&B had not yet written when a process was SIGKILLed is lost from its history (its service
+buffers); ``csv/metrics.csv`` is the kill-safe record, with every step exactly once.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from e3lab.callbacks import atomic_write_text
 
 __all__ = ["WANDB_RUN_FILE", "assign_wandb_run", "finish_wandb", "start_loggers"]
 
-# <run dir>/wandb_run.json: {"id": W&B run id, "last_step": int, "keys_at_last_step": [...]}
+# <run dir>/wandb_run.json: {"id": the W&B run id of this run folder}
 WANDB_RUN_FILE = "wandb_run.json"
 
 
@@ -54,13 +60,8 @@ def _write_run_file(run_dir: str | Path, payload: dict[str, Any]) -> None:
     atomic_write_text(Path(run_dir) / WANDB_RUN_FILE, json.dumps(payload))
 
 
-def start_loggers(loggers: list[Logger], config: dict[str, Any], run_dir: str | None = None) -> list[Logger]:
-    """Start the loggers now and log the resolved ``config``; drop W&B with a warning if it fails to start.
-
-    With ``run_dir``, W&B skips the steps an earlier process of this run already sent (recorded in
-    ``<run_dir>/wandb_run.json``): a run resumed from a checkpoint repeats the steps between that
-    checkpoint and the kill, with the same values, and W&B history cannot be rewound offline.
-    """
+def start_loggers(loggers: list[Logger], config: dict[str, Any]) -> list[Logger]:
+    """Start the loggers now and log the resolved ``config``; drop W&B with a warning if it fails to start."""
     started = []
     for logger in loggers:
         try:
@@ -74,8 +75,6 @@ def start_loggers(loggers: list[Logger], config: dict[str, Any], run_dir: str | 
             finish_wandb(exit_code=1)
             continue
         if isinstance(logger, WandbLogger):
-            if run_dir is not None:
-                _skip_logged_steps(logger, run_dir)
             _guard_wandb_writes(logger)
         started.append(logger)
     return started
@@ -110,33 +109,6 @@ def _guard_wandb_writes(logger: WandbLogger) -> None:
 
     for name in ("log_hyperparams", "log_metrics", "log_image", "log_table"):
         guard(name)
-
-
-def _skip_logged_steps(logger: WandbLogger, run_dir: str) -> None:
-    """Make ``logger.log_metrics`` drop rows an earlier process of this run logged; record each row's step.
-
-    Steps are logged in increasing order, so every step below the recorded ``last_step`` is complete; at
-    ``last_step`` itself only the rows whose keys were all sent are dropped.
-    """
-    state = _read_run_file(run_dir)
-    last_step = state.get("last_step")
-    done_keys = set(state.get("keys_at_last_step", []))
-    log_metrics = logger.log_metrics
-
-    def log_new_steps(metrics: dict[str, Any], step: int | None = None) -> None:
-        nonlocal last_step, done_keys
-        repeated = step is not None and last_step is not None and step <= last_step
-        if repeated and (step < last_step or set(metrics) <= done_keys):
-            return
-        log_metrics(metrics, step)
-        if step is None:
-            return
-        done_keys = done_keys | set(metrics) if step == last_step else set(metrics)
-        last_step = step
-        payload = {**state, "last_step": step, "keys_at_last_step": sorted(done_keys)}
-        _write_run_file(run_dir, payload)
-
-    logger.log_metrics = log_new_steps  # type: ignore[method-assign]
 
 
 def finish_wandb(exit_code: int = 0) -> None:
