@@ -67,6 +67,7 @@ class GraphClassificationModule(EquivariantTask):
         accuracy = getattr(self, f"{stage}_acc")
         accuracy(logits, batch.graph_target)
         n = batch.num_graphs
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)
+        # val/test: the mean over every graph of all DDP ranks (each rank's sum and count are reduced)
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n, sync_dist=stage != "train")
         self.log(f"{stage}/acc", accuracy, prog_bar=True, batch_size=n)
         return loss

@@ -27,6 +27,7 @@ class NodeRegressionModule(EquivariantTask):
         r2 = getattr(self, f"{stage}_r2")
         r2(pred.detach().flatten(), batch.node_target.flatten())
         n = batch.num_graphs
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)
+        # val/test: the mean over every graph of all DDP ranks (each rank's sum and count are reduced)
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n, sync_dist=stage != "train")
         self.log(f"{stage}/r2", r2, batch_size=n)
         return loss

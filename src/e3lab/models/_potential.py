@@ -195,7 +195,7 @@ class InteratomicPotential(EquivariantTask):
                     f"give the data {key} (check the data config's {key} key)"
                 )
         want_forces = self.loss_weights["forces"] > 0 if training else batch.forces is not None
-        want_stress = self.loss_weights["stress"] > 0 if training else batch.stress is not None
+        want_stress = self._stress_wanted(batch, training)
         pred = self.predict(batch, forces=want_forces, stress=want_stress, create_graph=training)
         losses = self._losses(pred, batch)
         loss = pred["energy"].new_zeros(())
@@ -211,15 +211,27 @@ class InteratomicPotential(EquivariantTask):
             self.log(f"{stage}/{name}", metric, batch_size=size, on_step=False, on_epoch=True)
         return loss
 
+    def _stress_wanted(self, batch: AtomsBatch, training: bool) -> bool:
+        """Stress is computed for batches with stress targets (NaN marks a structure without one) whose
+        cells all have a volume, and in training only when it is in the loss."""
+        if batch.stress is None or (training and self.loss_weights["stress"] == 0):
+            return False
+        if not bool(torch.isfinite(batch.stress).all(dim=(1, 2)).any()):
+            return False
+        return bool((torch.linalg.det(batch.cell).abs() > 1e-12).all())
+
     def _losses(self, pred: dict[str, torch.Tensor], batch: AtomsBatch) -> dict[str, torch.Tensor]:
-        """MSE of the per-atom energy, the force components and the stress components (those with targets)."""
+        """MSE of the per-atom energy, the force components and the stress components (those with targets;
+        structures whose stress target is NaN are left out of the stress term)."""
         losses = {}
         if batch.energy is not None:
             num_atoms = batch.num_atoms.to(pred["energy"])
             losses["energy"] = torch.mean(((pred["energy"] - batch.energy) / num_atoms) ** 2)
-        for key in ("forces", "stress"):
-            if key in pred and getattr(batch, key) is not None:
-                losses[key] = torch.mean((pred[key] - getattr(batch, key)) ** 2)
+        if "forces" in pred and batch.forces is not None:
+            losses["forces"] = torch.mean((pred["forces"] - batch.forces) ** 2)
+        if "stress" in pred and batch.stress is not None:
+            rows = torch.isfinite(batch.stress).all(dim=(1, 2))
+            losses["stress"] = torch.mean((pred["stress"][rows] - batch.stress[rows]) ** 2)
         return losses
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:

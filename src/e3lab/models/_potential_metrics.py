@@ -27,7 +27,8 @@ class PotentialMetrics(torch.nn.Module):
 
     ``update(pred, batch)`` takes :meth:`InteratomicPotential.predict`'s dict and the batch's targets (eV,
     eV/A, eV/A^3) and accumulates errors in milli-units; a target the batch lacks (or a prediction not made)
-    is skipped. ``updated()`` lists the metrics that saw data, for logging.
+    is skipped, and so are structures whose stress target is NaN. ``updated()`` lists the metrics that saw
+    data, for logging.
     """
 
     def __init__(self) -> None:
@@ -39,10 +40,12 @@ class PotentialMetrics(torch.nn.Module):
         if batch.energy is not None and "energy" in pred:
             num_atoms = batch.num_atoms.to(pred["energy"])
             pairs["energy"] = (pred["energy"] / num_atoms, batch.energy / num_atoms)
-        for key in ("forces", "stress"):
-            target = getattr(batch, key)
-            if target is not None and key in pred:
-                pairs[key] = (pred[key], target)
+        if batch.forces is not None and "forces" in pred:
+            pairs["forces"] = (pred["forces"], batch.forces)
+        if batch.stress is not None and "stress" in pred:
+            rows = torch.isfinite(batch.stress).all(dim=(1, 2))  # NaN: a structure without a stress
+            if bool(rows.any()):
+                pairs["stress"] = (pred["stress"][rows], batch.stress[rows])
         for name, (key, _) in METRICS.items():
             if key in pairs:
                 predicted, target = pairs[key]

@@ -69,7 +69,8 @@ class SignalRegressionModule(EquivariantTask):
         displacement(pred, batch.node_target)
         peaks(pred)
         n = batch.num_graphs
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)
+        # the mean over every graph of all DDP ranks (each rank's sum and count are reduced)
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n, sync_dist=True)
         self.log(f"{stage}/displacement_error", displacement, batch_size=n)
         self.log(f"{stage}/num_peaks", peaks, batch_size=n)
         return loss
