@@ -47,6 +47,8 @@ register_resolvers()
 _DTYPES = {None: None, "float32": torch.float32, "float64": torch.float64}
 # ASE's EMT is parametrised for these elements
 _EMT_ELEMENTS = {"H", "C", "N", "O", "Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt"}
+# data configs whose file_path is made by one of these e3lab.data functions carry EMT labels
+_EMT_GENERATORS = ("generate_emt", "nequip_toy_cu")
 
 
 class MDBlowUpError(RuntimeError):
@@ -96,8 +98,9 @@ def _reference(choice: str | None, atoms: Any, saved: DictConfig | None) -> Any:
     if choice not in ("auto", "emt"):
         raise ValueError(f"reference={choice!r} must be auto, emt or null")
     if choice == "auto":
-        data = OmegaConf.to_yaml(saved.data) if saved is not None and "data" in saved else ""
-        if "emt" not in data.lower():
+        source = saved.data.get("file_path") if saved is not None and "data" in saved else None
+        target = str(source.get("_target_", "")) if isinstance(source, DictConfig) else ""
+        if target.rpartition(".")[2] not in _EMT_GENERATORS:
             return None
     missing = sorted(set(atoms.get_chemical_symbols()) - _EMT_ELEMENTS)
     if missing:

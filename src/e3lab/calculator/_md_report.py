@@ -24,16 +24,20 @@ def write_md_report(
     command: str,
     max_drift: float = 1.0,
     min_pair: float = 1.5,
+    min_ps: float = 2.0,
 ) -> Path:
     """Write ``out_dir/README.md`` (and copy ``plot`` to ``out_dir/energy.png``); return the README's path.
 
-    The goal line checks ``|drift| <= max_drift`` (meV/atom/ps) and ``closest pair >= min_pair`` (A).
+    The goal line checks, for a run of at least ``min_ps`` ps, ``|drift| <= max_drift`` (meV/atom/ps) and
+    ``closest pair >= min_pair`` (A).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(plot, out_dir / "energy.png")
     drift, closest = summary["drift_mev_per_atom_ps"], summary["closest_pair_a"]
+    long_enough = summary["simulated_ps"] >= min_ps - 1e-9
     met = summary.get("blow_up") is None and abs(drift) <= max_drift and closest >= min_pair
+    verdict = ("met" if met else "not met") if long_enough else f"not evaluated (shorter than {min_ps:g} ps)"
     rows = [
         ("ensemble", summary["ensemble"], "s"),
         ("atoms", summary["num_atoms"], "d"),
@@ -42,7 +46,7 @@ def write_md_report(
         ("simulated time (ps)", summary["simulated_ps"], ".3f"),
         ("total-energy drift (meV/atom/ps, least-squares slope)", drift, "+.4f"),
         (
-            "largest |E_total(t) - E_total(0)| (meV/atom)",
+            "largest change of the total energy from step 0 (meV/atom)",
             summary["max_total_energy_deviation_mev_per_atom"],
             ".4f",
         ),
@@ -67,8 +71,8 @@ def write_md_report(
         "|---|---|",
         *(f"| {name} | {_number(value, digits)} |" for name, value, digits in rows),
         "",
-        f"**Goal** (NVE, total-energy drift <= {max_drift:g} meV/atom/ps, no pair closer than {min_pair:g} "
-        f"A): **{'met' if met else 'not met'}**"
+        f"**Goal** (NVE over {min_ps:g} ps, total-energy drift <= {max_drift:g} meV/atom/ps, no pair closer "
+        f"than {min_pair:g} A): **{verdict}**"
         + (f"; the run blew up: {summary['blow_up']}" if summary.get("blow_up") else "")
         + ".",
         "",
