@@ -8,7 +8,12 @@ import json
 import pytest
 import torch
 
-from e3lab.callbacks import EquivarianceWarning, PotentialEquivarianceCallback, potential_symmetry_errors
+from e3lab.callbacks import (
+    EquivarianceCallback,
+    EquivarianceWarning,
+    PotentialEquivarianceCallback,
+    potential_symmetry_errors,
+)
 from e3lab.callbacks._atoms_transforms import lattice_shift, permute_atoms, rotate, wrap_into_cell
 from e3lab.callbacks._equivariance_check import random_transform
 from e3lab.callbacks._potential_access import held_out_copy
@@ -157,3 +162,9 @@ def test_module_without_predict_is_rejected(tmp_path):
     trainer = tiny_trainer(tmp_path, [PotentialEquivarianceCallback()], max_steps=1)
     with pytest.raises(TypeError, match="predict"):
         trainer.fit(ToyTask(), [], [])
+
+
+def test_graph_equivariance_callback_points_a_potential_to_its_own_callback(tmp_path):
+    trainer = tiny_trainer(tmp_path, [EquivarianceCallback()], max_epochs=1, inference_mode=False)
+    with pytest.raises(TypeError, match="callbacks=potential"):
+        trainer.fit(ToyPotential(), loader(1), loader(1))

@@ -38,6 +38,12 @@ def graph_inputs(batch: Any) -> GraphInputs:
         TypeError: when ``x`` or ``pos`` is missing or not a tensor.
     """
     x, pos = getattr(batch, "x", None), getattr(batch, "pos", None)
+    if hasattr(batch, "species") and hasattr(batch, "edge_shift"):
+        raise TypeError(
+            f"got a {type(batch).__name__} of atoms, which has no node features x: for an interatomic "
+            "potential use the potential callbacks (callbacks=potential: PotentialEquivarianceCallback "
+            "instead of EquivarianceCallback)"
+        )
     if not isinstance(x, torch.Tensor) or not isinstance(pos, torch.Tensor):
         raise TypeError(
             f"expected a GraphBatch with tensors .x [N, irreps_in.dim] and .pos [N, 3], got "

@@ -39,8 +39,8 @@ class TimingCallback(pl.Callback):
 
     - a potential (the module has ``predict(batch, forces, stress, create_graph)`` and the batch is an
       ``AtomsBatch``): :func:`profile_force_step`, the force-training step: energy, forces with
-      ``create_graph=True``, then the backward of energy and forces (stress too when the batch has a
-      stress target and only 3D-periodic structures). Phases ``fwd``, ``forces``, ``bwd``.
+      ``create_graph=True``, then the backward of energy and forces (and stress) as the module's loss
+      weights ask. Phases ``fwd``, ``forces``, ``bwd``.
     - otherwise ``pl_module.net`` on a copy of the batch's graph inputs (:func:`profile_stages`).
       Phases ``fwd``, ``bwd``.
 
