@@ -233,29 +233,53 @@ def run_framework(framework: str, args: argparse.Namespace, data: dict) -> dict[
     return {"sweep": sweep, "final": final, "lr": chosen}
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--budget-min", type=float, default=12.0, help="final wall-clock budget per framework"
-    )
-    parser.add_argument(
-        "--lr-sweep", default=None, help="comma-separated learning rates swept for each framework"
-    )
-    parser.add_argument("--sweep-budget-min", type=float, default=None, help="budget of each sweep run")
-    parser.add_argument("--lr", default="0.002", help="the rate when there is no sweep")
-    parser.add_argument("--e3lab-model", default="nequip_size", choices=sorted(E3LAB_MODELS))
-    parser.add_argument("--frameworks", default="nequip,e3lab")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--md-steps", type=int, default=100)
-    parser.add_argument("--no-md", action="store_true")
-    parser.add_argument("--nequip-python", default=None)
-    parser.add_argument("--out", default=str(ROOT / "experiments" / "nequip_comparison"))
-    parser.add_argument("--work", default=None, help="default outputs/bench_nequip/<date>_<time>")
-    parser.add_argument("--dry-run", action="store_true")
-    args = parser.parse_args()
-    args.work = args.work or str(
-        ROOT / "outputs" / "bench_nequip" / f"{datetime.datetime.now():%Y-%m-%d_%H-%M-%S}"
-    )
+    add = parser.add_argument
+    add("--budget-min", type=float, default=12.0, help="final wall-clock budget per framework")
+    add("--lr-sweep", default=None, help="comma-separated learning rates swept for each framework")
+    add("--sweep-budget-min", type=float, default=None, help="budget of each sweep run")
+    add("--lr", default="0.002", help="the rate when there is no sweep")
+    add("--e3lab-model", default="nequip_size", choices=sorted(E3LAB_MODELS))
+    add("--frameworks", default="nequip,e3lab")
+    add("--threads", type=int, default=2)
+    add("--md-steps", type=int, default=100)
+    add("--md-forms", default="eager,export,aoti", help="forms timed (NequIP: eager and aoti)")
+    add("--no-md", action="store_true")
+    add("--nequip-python", default=None)
+    add("--out", default=str(ROOT / "experiments" / "nequip_comparison"))
+    add("--work", default=None, help="default outputs/bench_nequip/<date>_<time>")
+    add("--dry-run", action="store_true")
+    return parser
+
+
+def md_speeds(
+    frameworks: list[str], runs: dict[str, Any], args: argparse.Namespace, data: dict
+) -> list[dict]:
+    """MD speed of each framework's final checkpoint in each form (NequIP's aoti compiled first)."""
+    rows = []
+    for framework in frameworks:
+        ckpt = runs[framework]["final"].get("best_ckpt") or ("CKPT" if args.dry_run else None)
+        if ckpt is None:
+            rows.append({"framework": framework, "error": "no checkpoint (training failed?)"})
+            continue
+        for form in [f for f in args.md_forms.split(",") if framework == "e3lab" or f in ("eager", "aoti")]:
+            model = ckpt
+            if framework == "nequip" and form == "aoti":
+                model, seconds, error = nequip_compile(ckpt, args)
+                if model is None:
+                    rows.append({"framework": framework, "form": form, "error": error or "dry run"})
+                    continue
+                rows.append({"framework": framework, "form": "compile", "setup_s": seconds})
+            rows.append(md_speed(framework, model, form, args, data))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark (see the module docstring); return the results (also in ``--out/results.json``)."""
+    args = _parser().parse_args(argv)
+    stamp = f"{datetime.datetime.now():%Y-%m-%d_%H-%M-%S}"
+    args.work = args.work or str(ROOT / "outputs" / "bench_nequip" / stamp)
     Path(args.work).mkdir(parents=True, exist_ok=True)
     frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     args.nequip_python = nequip_python(args.nequip_python) if "nequip" in frameworks else None
@@ -272,26 +296,10 @@ def main() -> None:
     for framework in frameworks:
         results["runs"][framework] = run_framework(framework, args, data)
     if not args.no_md:
-        for framework in frameworks:
-            ckpt = results["runs"][framework]["final"].get("best_ckpt")
-            if ckpt is None and not args.dry_run:
-                results["md"].append({"framework": framework, "error": "no checkpoint (training failed?)"})
-                continue
-            forms = ["eager", "export", "aoti"] if framework == "e3lab" else ["eager", "aoti"]
-            for form in forms:
-                model = ckpt or "CKPT"
-                if framework == "nequip" and form == "aoti":
-                    model, seconds, error = nequip_compile(ckpt or "CKPT", args)
-                    if error or model is None:
-                        results["md"].append(
-                            {"framework": framework, "form": form, "error": error or "dry run"}
-                        )
-                        continue
-                    results["nequip_compile_s"] = seconds
-                results["md"].append(md_speed(framework, model, form, args, data))
+        results["md"] = md_speeds(frameworks, results["runs"], args, data)
     if args.dry_run:
         print(json.dumps(results, indent=1, default=str))
-        return
+        return results
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
@@ -299,8 +307,10 @@ def main() -> None:
         record = Path(run["final"]["run_dir"]) / "record" / "curve.csv"
         if record.is_file():
             shutil.copy(record, out / f"curve_{framework}.csv")
-    write_report(results, out, " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+    command = " ".join(["bench_nequip.py", *(sys.argv[1:] if argv is None else argv)])
+    write_report(results, out, command)
     print(f"written: {out / 'README.md'}")
+    return results
 
 
 if __name__ == "__main__":

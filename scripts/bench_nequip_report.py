@@ -194,8 +194,11 @@ def write_report(results: dict[str, Any], out: Path, command: str) -> Path:
     ]
     for row in results["md"]:
         if "error" in row:
+            error = row["error"].replace("|", "/").replace("\n", " ")[:300]
+            lines.append(f"| {row['framework']} | {row.get('form', '')} | failed: {error} | | | |")
+        elif row.get("form") == "compile":
             lines.append(
-                f"| {row['framework']} | {row.get('form', '')} | failed: {row['error'][:200]} | | | |"
+                f"| {row['framework']} | nequip-compile (aotinductor) | | | | {row['setup_s']:.1f} |"
             )
         else:
             lines.append(
