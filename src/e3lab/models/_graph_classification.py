@@ -7,6 +7,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from e3lab.graph import GraphBatch, scatter
 from e3lab.models._base import EquivariantTask
+from e3lab.models._ddp_mean import eval_mean
 from e3lab.o3 import Irrep, Irreps
 
 
@@ -67,7 +68,6 @@ class GraphClassificationModule(EquivariantTask):
         accuracy = getattr(self, f"{stage}_acc")
         accuracy(logits, batch.graph_target)
         n = batch.num_graphs
-        # val/test: the mean over every graph of all DDP ranks (each rank's sum and count are reduced)
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n, sync_dist=stage != "train")
+        self.log(f"{stage}/loss", loss, prog_bar=True, **eval_mean(stage, n))
         self.log(f"{stage}/acc", accuracy, prog_bar=True, batch_size=n)
         return loss

@@ -7,6 +7,7 @@ from torchmetrics import R2Score
 
 from e3lab.graph import GraphBatch
 from e3lab.models._base import EquivariantTask
+from e3lab.models._ddp_mean import eval_mean
 
 
 class NodeRegressionModule(EquivariantTask):
@@ -27,7 +28,6 @@ class NodeRegressionModule(EquivariantTask):
         r2 = getattr(self, f"{stage}_r2")
         r2(pred.detach().flatten(), batch.node_target.flatten())
         n = batch.num_graphs
-        # val/test: the mean over every graph of all DDP ranks (each rank's sum and count are reduced)
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n, sync_dist=stage != "train")
+        self.log(f"{stage}/loss", loss, prog_bar=True, **eval_mean(stage, n))
         self.log(f"{stage}/r2", r2, batch_size=n)
         return loss

@@ -9,6 +9,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from e3lab.graph import GraphBatch
 from e3lab.models._base import EquivariantTask
+from e3lab.models._ddp_mean import eval_mean
 from e3lab.models._metrics import DisplacementError, PeakCount
 from e3lab.symmetry import loss_floor
 
@@ -69,8 +70,7 @@ class SignalRegressionModule(EquivariantTask):
         displacement(pred, batch.node_target)
         peaks(pred)
         n = batch.num_graphs
-        # the mean over every graph of all DDP ranks (each rank's sum and count are reduced)
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n, sync_dist=True)
+        self.log(f"{stage}/loss", loss, prog_bar=True, **eval_mean(stage, n))
         self.log(f"{stage}/displacement_error", displacement, batch_size=n)
         self.log(f"{stage}/num_peaks", peaks, batch_size=n)
         return loss
