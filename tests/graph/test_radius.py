@@ -134,17 +134,66 @@ def test_native_matches_torch_cluster(loop: bool, with_batch: bool) -> None:
     assert torch.equal(radius_graph(pos, 0.5, batch, loop=loop, max_num_neighbors=1000), cluster)  # auto
 
 
-def test_torch_cluster_cutoff_and_truncation_agree_on_counts() -> None:
+@pytest.mark.parametrize("loop", [False, True])
+@pytest.mark.parametrize("flow", ["source_to_target", "target_to_source"])
+def test_both_backends_give_the_same_tensor_also_when_truncating(loop: bool, flow: str) -> None:
+    """One canonical graph: the same neighbours kept under max_num_neighbors (the nearest, ties to the
+    lower index), the same order, the same cutoff decisions."""
     pytest.importorskip("torch_cluster")
-    pos = torch.tensor([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]])
-    assert radius_graph(pos, 0.5, backend="torch_cluster").shape == (2, 0)  # strict, as native
-    dense = torch.randn(60, 3) * 0.1
-    native = torch.bincount(radius_graph(dense, 10.0, max_num_neighbors=7, backend="native")[1])
-    cluster = torch.bincount(radius_graph(dense, 10.0, max_num_neighbors=7, backend="torch_cluster")[1])
-    assert (native == 7).all()
-    # torch_cluster asks for max_num_neighbors + 1 partners and drops the self edge afterwards,
-    # so a target whose self edge was not among them keeps one more
-    assert ((cluster == 7) | (cluster == 8)).all()
+    torch.manual_seed(0)
+    dense = torch.randn(300, 3, dtype=torch.float64) * 0.3  # ~100 neighbours each: truncated to 7
+    batch = random_batch(300, 3)
+    for pos, k in ((dense, 7), (dense.float(), 7), (torch.rand(2000, 3) * 4, 1000)):
+        native = radius_graph(pos, 0.5, batch if len(pos) == 300 else None, loop, k, flow, backend="native")
+        cluster = radius_graph(pos, 0.5, batch if len(pos) == 300 else None, loop, k, flow, "torch_cluster")
+        assert torch.equal(native, cluster)
+    counts = torch.bincount(native[1 if flow == "source_to_target" else 0])
+    assert counts.max() <= 1000
+    # a cutoff decided by one formula: a pair exactly r apart is out with both
+    pair = torch.tensor([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]])
+    assert radius_graph(pair, 0.5, backend="torch_cluster").shape == (2, 0)
+
+
+def test_training_with_either_backend_gives_identical_losses_over_20_steps(monkeypatch) -> None:
+    """Deterministic algorithms, a dense cloud whose graph is truncated: the same 20 losses."""
+    pytest.importorskip("torch_cluster")
+    import e3lab.graph._radius as radius_module
+    from e3lab.nn import EquivariantConvNet
+
+    def losses(torch_cluster_available: bool) -> list[float]:
+        monkeypatch.setattr(radius_module, "_torch_cluster_supports", lambda device: torch_cluster_available)
+        torch.manual_seed(0)
+        net = EquivariantConvNet(
+            irreps_in="1x0e",
+            irreps_hidden="4x0e + 2x1o",
+            irreps_out="1x0e + 1x1o",
+            num_layers=2,
+            lmax=1,
+            max_radius=1.0,
+            radial_hidden=8,
+            max_num_neighbors=6,
+        ).double()
+        pos = torch.rand(40, 3, dtype=torch.float64)  # every pair within 1.0 of most others
+        x = torch.ones(40, 1, dtype=torch.float64)
+        target = torch.randn(40, 4, dtype=torch.float64)
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+        out = []
+        for _ in range(20):
+            optimizer.zero_grad()
+            loss = (net(x, pos) - target).pow(2).mean()
+            loss.backward()
+            optimizer.step()
+            out.append(loss.item())
+        return out
+
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        native, cluster = losses(False), losses(True)
+    finally:
+        torch.use_deterministic_algorithms(previous)
+    assert native == cluster
+    assert native[-1] < native[0]  # it trained
 
 
 def test_invalid_inputs() -> None:
