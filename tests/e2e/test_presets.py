@@ -16,6 +16,25 @@ PRESETS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 SHRINK = {
     "random_clouds": ["data.num_nodes=40", "data.train_size=1", "data.val_size=1", "data.test_size=1"],
     "tetris": ["data.train_size=8", "data.val_size=8", "data.test_size=8", "data.batch_size=8"],
+    # potentials: a few small generated cells (its own small cache entry) and a one-layer backbone
+    "emt_cu": [
+        "data.file_path.supercells=[[1,1,1],[2,1,1]]",
+        "data.file_path.rattle_frames=4",
+        "data.file_path.md_frames=1",
+        "data.file_path.vacancy_frames=2",
+        "model.net.num_layers=1",
+        "model.net.num_features=4",
+    ],
+    "emt_alloy": [
+        "data.file_path.supercells=[[1,1,1]]",
+        "data.file_path.rattle_frames=6",
+        "data.file_path.md_frames=1",
+        "data.file_path.vacancy_frames=2",
+        "data.file_path.surface_frames=2",
+        "data.file_path.surface_size=[1,1,3]",
+        "model.net.num_layers=1",
+        "model.net.num_features=4",
+    ],
 }
 TINY_STEPS = ["data.lmax=2", "data.steps_per_epoch=2", "model.net.radial_hidden=8"]
 
