@@ -7,6 +7,7 @@ import importlib.util
 import torch
 from torch import Tensor
 
+from e3lab import _value_checks
 from e3lab.graph._cell_list import canonical_edges, radius_graph_native, squared_distances
 
 _BACKENDS = ("auto", "native", "torch_cluster")
@@ -35,7 +36,8 @@ def _check_inputs(pos: Tensor, r: float, batch: Tensor | None, max_num_neighbors
         raise ValueError(f"pos must be a [N, 3] tensor, got {shape}")
     if not pos.is_floating_point():
         raise TypeError(f"pos must be floating point, got {pos.dtype}; convert it with pos.float()")
-    bad = int((~torch.isfinite(pos).all(dim=1)).sum())
+    values = _value_checks.values_checkable(pos)  # on a GPU the graph search syncs anyway; not these checks
+    bad = int((~torch.isfinite(pos).all(dim=1)).sum()) if values else 0
     if bad:
         raise ValueError(f"pos has {bad} row(s) with NaN or Inf; remove or fix those points")
     if not isinstance(r, (int, float)) or isinstance(r, bool) or not r > 0 or r == float("inf"):
@@ -53,7 +55,7 @@ def _check_inputs(pos: Tensor, r: float, batch: Tensor | None, max_num_neighbors
         raise TypeError(f"batch must be an integer tensor, got {batch.dtype}; convert it with batch.long()")
     if batch.device != pos.device:
         raise ValueError(f"batch is on {batch.device} but pos is on {pos.device}; move them to one device")
-    if batch.numel() > 1 and not bool((batch[1:] >= batch[:-1]).all()):
+    if values and batch.numel() > 1 and not bool((batch[1:] >= batch[:-1]).all()):
         raise ValueError("batch must be sorted (nodes of each graph contiguous); sort the nodes by graph")
 
 

@@ -7,7 +7,7 @@ import importlib.util
 import torch
 from torch import Tensor
 
-from e3lab._value_checks import values_checkable
+from e3lab import _value_checks
 
 _REDUCES = ("sum", "add", "mean", "max", "min")
 _BACKENDS = ("auto", "native", "torch_scatter")
@@ -46,7 +46,7 @@ def _check(src: Tensor, index: Tensor, dim: int, dim_size: int | None, reduce: s
         raise ValueError(f"dim_size must be an int >= 0 or None, got {dim_size!r}")
     if index.numel() == 0:
         return dim, dim_size or 0
-    if dim_size is not None and not values_checkable(index):
+    if dim_size is not None and not _value_checks.values_checkable(index):
         return dim, dim_size  # checked where the batch was made; reading it here would sync the GPU
     low, high = (int(v) for v in torch.aminmax(index))
     if dim_size is None:

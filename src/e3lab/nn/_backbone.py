@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from e3lab import o3
+from e3lab import _value_checks, o3
 
 from ._convolution import check_edge_index
 
@@ -69,8 +69,9 @@ def check_backbone_inputs(
 ) -> None:
     """Raise ValueError/TypeError naming the bad input of ``net.forward`` (see :class:`Backbone`) and the fix.
 
-    Checks shapes, devices and dtypes against ``net``'s parameters, finite ``pos``/``x``/``edge_vec``, and
-    the indices of ``edge_index`` (one device sync): called once per forward, not per layer.
+    Checks shapes, devices and dtypes against ``net``'s parameters, and on the CPU also finite
+    ``pos``/``x``/``edge_vec`` and the indices of ``edge_index`` (no host sync on a GPU: a GPU batch was
+    checked where it was made): called once per forward, not per layer.
     """
     if not isinstance(pos, torch.Tensor) or pos.dim() != 2 or pos.shape[1] != 3:
         shape = list(pos.shape) if isinstance(pos, torch.Tensor) else type(pos).__name__
@@ -83,7 +84,10 @@ def check_backbone_inputs(
                 f"{name} is on {t.device} but the model is on {parameter.device}: move them to one device "
                 f"(model.to({str(t.device)!r}) or {name}.to({str(parameter.device)!r}))"
             )
-    if not torch.isfinite(pos).all():
+    # value checks on the CPU only: on a GPU they would stall the host in every step (the batch's values
+    # were checked where it was made, see e3lab._value_checks)
+    values = _value_checks.values_checkable(pos)
+    if values and not torch.isfinite(pos).all():
         bad = int((~torch.isfinite(pos).all(dim=1)).sum())
         raise ValueError(f"pos has {bad} row(s) with NaN or Inf: remove or fix those points")
     irreps_in = net.irreps_in
@@ -93,7 +97,7 @@ def check_backbone_inputs(
             f"x must have shape [N, irreps_in.dim] = [{num_nodes}, {irreps_in.dim}] "
             f"(irreps_in={irreps_in}, N from pos), got {shape}"
         )
-    if not torch.isfinite(x).all():
+    if values and not torch.isfinite(x).all():
         raise ValueError("x has NaN or Inf entries: check the node features")
     if x.dtype != pos.dtype:
         raise TypeError(f"x is {x.dtype} but pos is {pos.dtype}: give both the model's dtype")
@@ -117,5 +121,5 @@ def check_backbone_inputs(
             "edge), "
             f"got {edge_vec.dtype} {list(edge_vec.shape)}"
         )
-    if not torch.isfinite(edge_vec).all():
+    if values and not torch.isfinite(edge_vec).all():
         raise ValueError("edge_vec has NaN or Inf entries: check the cell and the shifts of the edges")

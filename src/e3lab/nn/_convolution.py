@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch.profiler import record_function
 
-from e3lab import o3
+from e3lab import _value_checks, o3
 from e3lab.graph import scatter
 from e3lab.math import soft_one_hot_linspace
 
@@ -52,6 +52,8 @@ def check_edge_index(edge_index: torch.Tensor, num_nodes: int) -> None:
         raise TypeError(
             f"edge_index must be an integer tensor, got {edge_index.dtype}; use edge_index.long()"
         )
+    if not _value_checks.values_checkable(edge_index):
+        return  # GPU: checked where the batch was made (reading it here would stall the host)
     if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
         raise ValueError(
             f"edge_index has indices in [{int(edge_index.min())}, {int(edge_index.max())}] "

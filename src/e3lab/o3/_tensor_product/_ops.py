@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.fx.experimental.proxy_tensor import get_proxy_mode
 
+from e3lab import _value_checks
 from e3lab.o3._tensor_product._autograd import (
     N_SLOTS,
     Edges,
@@ -40,7 +41,13 @@ def register(kernels: Kernels) -> int:
 
 
 def check_indices(name: str, index: Tensor, size: int) -> None:
-    """Raise unless every entry of ``index`` lies in ``[0, size)`` (the kernels read and write there)."""
+    """Raise unless every entry of ``index`` lies in ``[0, size)`` (the kernels read and write there).
+
+    On the CPU only: GPU indices are checked where their batch is made, as reading them here would stall
+    the host in every training step (see ``e3lab._value_checks``).
+    """
+    if not _value_checks.values_checkable(index):
+        return
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
         raise ValueError(f"{name} has indices outside [0, {size - 1}]")
 
