@@ -194,3 +194,23 @@ def test_the_report_has_the_tables_the_plot_and_the_goals(
     assert "| e3lab | 0.005 | 1000 | 400 | 500 | 90.0 | 0.50 | 3.0 |" in text  # 0.5/3 < 0.2 eV/A at 3 min
     assert "= 4.00x (goal >= 3x): met" in text and "0.60x NequIP's 5.0 min (goal <= 0.33x): not met" in text
     assert "failed: ExportError: the potential / cannot be exported" in text
+
+
+@pytest.mark.slow
+def test_a_tiny_e3lab_run_writes_the_comparison(bench: ModuleType, tmp_path: Path) -> None:
+    argv = ["--frameworks", "e3lab", "--budget-min", "0.4", "--threads", "1", "--md-forms", "eager,export"]
+    results = bench.main(
+        [*argv, "--md-steps", "2", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
+    )
+    final = results["runs"]["e3lab"]["final"]
+    assert final["returncode"] == 0 and final["best_ckpt"] is not None
+    assert (
+        final["curve"] and final["curve"][-1]["val_forces_mae_ev_per_a"] < results["data"]["zero_force_mae"]
+    )
+    assert final["steps"]["median_step_s"] > 0 and "test/forces_mae_mev_per_a" in final["test"]
+    eager = next(row for row in results["md"] if row["form"] == "eager")
+    assert eager["atoms"] == 128 and eager["steps_per_s"] > 0
+    export = next(row for row in results["md"] if row["form"] == "export")
+    assert "steps_per_s" in export or "cannot be exported" in export["error"]
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "| e3lab | 0.002 |" in readme and (tmp_path / "out" / "curves.png").is_file()
