@@ -24,6 +24,8 @@ def test_slurm_launcher_composes_with_overrides() -> None:
     assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
     assert (launcher.partition, launcher.gpus_per_node, launcher.cpus_per_task) == ("gpu", 0, 4)
     assert cfg.name == "square_to_rect"
+    # submitit's SIGUSR2 comes 120 s before the limit; the job is requeued up to 3 times
+    assert (launcher.signal_delay_s, launcher.max_num_timeout) == (120, 3)
 
 
 def test_slurm_gpu_launcher_needs_trainer_gpu_for_the_trainer() -> None:
