@@ -47,7 +47,8 @@ class Gate(torch.nn.Module):
 
     ``irreps_in`` is ``(scalars + gates + gated).sort().irreps.simplify()`` as in e3nn; ``irreps_out``
     is ``act_scalars.irreps_out + gated-with-gate-parity``.
-    Forward: ``features: [..., irreps_in.dim] -> [..., irreps_out.dim]``.
+    Forward: ``features: [..., irreps_in.dim] -> [..., irreps_out.dim]``. An e3nn Gate's state dict loads
+    (its gating product's fixed buffers are skipped).
     """
 
     def __init__(
@@ -92,6 +93,13 @@ class Gate(torch.nn.Module):
         self.register_buffer(
             "_gate_index", torch.repeat_interleave(torch.arange(len(copy_dims)), copy_dims), persistent=False
         )
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
+        # e3nn's Gate holds its gating product as a submodule ``mul``, whose two buffers (an empty weight and
+        # an output mask, both fixed by the irreps) are in e3nn checkpoints; they carry nothing to load here
+        for name in ("mul.weight", "mul.output_mask"):
+            state_dict.pop(prefix + name, None)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     @property
     def irreps_in(self) -> Irreps:

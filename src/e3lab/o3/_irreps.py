@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from e3lab.o3._irrep import Irrep, _as_int, parse_irrep
+from e3lab.o3._irrep import Irrep, _as_int, _is_foreign_irrep, parse_irrep
 from e3lab.o3._mul_slice import MulSlicer
 from e3lab.o3._quaternion import axis_angle_to_angles, quaternion_to_angles
 from e3lab.o3._rotation import matrix_to_angles
@@ -75,8 +75,8 @@ def _parse(text: str) -> list[_MulIr]:
 
 def _term(item: Any) -> _MulIr:
     """One element of a list given to ``Irreps``: an Irrep/string (mul 1) or a pair ``(mul, ir)``."""
-    if isinstance(item, Irrep):
-        return _MulIr(1, item)
+    if isinstance(item, Irrep) or _is_foreign_irrep(item):
+        return _MulIr(1, Irrep(item))
     if isinstance(item, str):
         terms = _parse(item)
         if len(terms) != 1:
@@ -104,8 +104,8 @@ class Irreps(tuple):
             return super().__new__(cls, irreps)
         if irreps is None:
             terms: list[_MulIr] = []
-        elif isinstance(irreps, Irrep):
-            terms = [_MulIr(1, irreps)]
+        elif isinstance(irreps, Irrep) or _is_foreign_irrep(irreps):
+            terms = [_MulIr(1, Irrep(irreps))]
         elif isinstance(irreps, str):
             terms = _parse(irreps)
         elif isinstance(irreps, Iterable) and not isinstance(irreps, bytes | dict):

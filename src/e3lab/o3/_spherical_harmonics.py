@@ -53,7 +53,7 @@ def _recurrence_matrices(lmax: int, normalization: str) -> tuple[torch.Tensor, .
 
 def _parse_ls(irreps_out: int | list[int] | str | Irreps, irreps_in: object) -> tuple[list[int], Irreps]:
     """Degrees requested (in order, with repeats) and the input irreps (``1x1o`` or ``1x1e``)."""
-    if isinstance(irreps_out, str):
+    if isinstance(irreps_out, str) or hasattr(type(irreps_out), "_e3nn_irreps_marker"):  # e3nn's Irreps too
         irreps_out = Irreps(irreps_out)
     if irreps_in is None:
         odd_even = isinstance(irreps_out, Irreps) and any(l % 2 == 1 and p == 1 for _, (l, p) in irreps_out)

@@ -191,6 +191,8 @@ class TensorProductKernel(torch.nn.Module):
     ) -> torch.Tensor:
         """Pair tensor ``s`` of one path and its weights -> ``[Z, k, mul_out]``."""
         mode, z, k, u, v = plan.mode, s.shape[0], plan.dim_out, plan.mul1, plan.mul2
+        if mode in ("uvu<v", "u<vw"):
+            return TensorProductKernel._triangle_path(plan, s, chunks, shared)
         if plan.weight_start < 0:  # no weights (uvw always has them)
             if mode == "uvu":
                 return s.sum(3)
@@ -215,6 +217,22 @@ class TensorProductKernel(torch.nn.Module):
         if mode == "uvuv":
             return (s * w).reshape(z, k, u * v)
         return s * w  # uuu
+
+    @staticmethod
+    def _triangle_path(
+        plan: PathPlan, s: torch.Tensor, chunks: dict[int, torch.Tensor], shared: bool
+    ) -> torch.Tensor:
+        """``uvu<v`` / ``u<vw``: the pairs ``u < v`` of ``s: [Z, k, u, v]``, weighted: ``[Z, k, mul_out]``."""
+        iu, iv = torch.triu_indices(plan.mul1, plan.mul2, 1, device=s.device)
+        s = s[:, :, iu, iv]  # [Z, k, P]
+        if plan.weight_start < 0:  # uvu<v without weights
+            return s
+        w, z, pairs = chunks[plan.weight_start], s.shape[0], s.shape[2]
+        if plan.mode == "uvu<v":
+            return s * (w if shared else w.reshape(z, 1, pairs))
+        if shared:
+            return s @ w.reshape(pairs, plan.mul_out)
+        return _per_sample_matmul(s, w.reshape(z, pairs, plan.mul_out))
 
     def _block_uvw(self, pairs: list[list[torch.Tensor]], weight: torch.Tensor) -> list[torch.Tensor]:
         """Pairs of all groups (``_plan.block_layout``), ``weight: [Z, n]`` -> ``[Z, mul_out, k]`` each."""

@@ -1,7 +1,8 @@
 """Readable reference tensor product: the defining formula, one dense einsum per path.
 
 ``z_out[..., w, k] += path_weight * sum w[...] C[i, j, k] x[..., u, i] y[..., v, j]`` with the index pattern
-of the connection mode. It forms the full outer product and is slow; it exists to check the fast kernel.
+of the connection mode (the triangle modes pick the pairs ``u < v`` of the ``uvuv`` product). It forms the
+full outer product and is slow; it exists to check the fast kernel.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ _EINSUM = {
     "uuw": ("uw", "wk"),
     "uuu": ("u", "uk"),
     "uvuv": ("uv", "uvk"),
+    "uvu<v": ("q", "qk"),
+    "u<vw": ("qw", "wk"),
 }
+
+
+def _triangle(cg: torch.Tensor, x1: torch.Tensor, y1: torch.Tensor) -> torch.Tensor:
+    """The pairs ``u < v`` of ``C x_u y_v``: ``x1: [..., u, i]``, ``y1: [..., v, j]`` -> ``[..., q, k]``."""
+    u, v = torch.triu_indices(x1.shape[-2], y1.shape[-2], 1, device=x1.device)
+    return torch.einsum("ijk,...ui,...vj->...uvk", cg, x1, y1)[..., u, v, :]
 
 
 def tensor_product_reference(
@@ -52,11 +61,17 @@ def tensor_product_reference(
         cg = wigner_3j(ir1.l, ir2.l, ir_out.l, dtype=x.dtype, device=x.device)
         w_idx, out_idx = _EINSUM[ins.connection_mode]
         y_idx = "uj" if ins.connection_mode.startswith("uu") else "vj"
+        triangle = ins.connection_mode in ("uvu<v", "u<vw")
         if ins.has_weight:
             size = int(torch.Size(ins.path_shape).numel())
             w = weight[..., offset : offset + size].reshape(*weight.shape[:-1], *ins.path_shape)
             offset += size
-            z = torch.einsum(f"...{w_idx},ijk,...ui,...{y_idx}->...{out_idx}", w, cg, x1, y1)
+            if triangle:
+                z = torch.einsum(f"...{w_idx},...qk->...{out_idx}", w, _triangle(cg, x1, y1))
+            else:
+                z = torch.einsum(f"...{w_idx},ijk,...ui,...{y_idx}->...{out_idx}", w, cg, x1, y1)
+        elif triangle:  # uvu<v (u<vw always has weights)
+            z = _triangle(cg, x1, y1)
         else:  # no weight: only uuw has an index (w, of size 1) that the inputs lack
             out_idx = out_idx.replace("w", "")
             z = torch.einsum(f"ijk,...ui,...{y_idx}->...{out_idx}", cg, x1, y1)

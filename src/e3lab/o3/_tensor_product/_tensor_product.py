@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
+from e3lab.o3._errors import WeightError
 from e3lab.o3._irreps import Irreps
+from e3lab.o3._tensor_product._e3nn_api import E3nnTensorProductApi
 from e3lab.o3._tensor_product._instruction import Instruction, build_instructions
 from e3lab.o3._tensor_product._native_tp import NativeTensorProduct
 from e3lab.o3._tensor_product._ops import check_indices, tracing
@@ -23,7 +26,7 @@ def _numel(shape: tuple) -> int:
     return int(torch.Size(shape).numel())
 
 
-class TensorProduct(torch.nn.Module):
+class TensorProduct(E3nnTensorProductApi, torch.nn.Module):
     r"""Tensor product with parametrised paths, numerically identical to ``e3nn.o3.TensorProduct`` (0.6.0).
 
     Each instruction ``(i_in1, i_in2, i_out, connection_mode, has_weight[, path_weight])`` adds
@@ -50,8 +53,18 @@ class TensorProduct(torch.nn.Module):
             call compiles for seconds to a minute; inductor fuses the per-path ops). Ignored by the reference
             path and where the native or Triton kernels apply. The attribute can be switched after
             construction.
+        compile_left_right: e3nn's switch for generating ``forward``: with ``False`` calling the product
+            raises (as in e3nn).
+        compile_right: e3nn's switch for :meth:`right` (off by default, as in e3nn: ``right`` then raises).
+        normalization: e3nn's deprecated name of ``irrep_normalization`` (warns).
+        _specialized_code, _optimize_einsums: e3nn's code-generation switches (special cases for ``l = 0``
+            paths; opt_einsum contraction order). Accepted and kept as attributes for e3nn code; e3lab's
+            kernels choose their contractions per path themselves, so they change nothing (in e3nn they
+            change only speed and rounding, never values).
 
-    Weights are flat: the blocks of the weighted instructions in order, each ``path_shape`` row-major.
+    Weights are flat: the blocks of the weighted instructions in order, each ``path_shape`` row-major;
+    ``forward``, ``right`` and the weight views also take them as a list, one ``[(...,) *path_shape]``
+    tensor per weighted instruction (as e3nn does).
     """
 
     def __init__(
@@ -69,8 +82,21 @@ class TensorProduct(torch.nn.Module):
         shared_weights: bool | None = None,
         fast_path: bool | None = None,
         compile_kernel: bool = False,
+        compile_left_right: bool = True,
+        compile_right: bool = False,
+        normalization: str | None = None,
+        _specialized_code: bool | None = None,
+        _optimize_einsums: bool | None = None,
     ) -> None:
         super().__init__()
+        if normalization is not None:
+            warnings.warn(
+                "normalization= is deprecated (as in e3nn): use irrep_normalization=", DeprecationWarning, 2
+            )
+            irrep_normalization = normalization
+        self._compile_left_right, self._compile_right = bool(compile_left_right), bool(compile_right)
+        self._specialized_code = True if _specialized_code is None else bool(_specialized_code)
+        self._optimize_einsums = True if _optimize_einsums is None else bool(_optimize_einsums)
         if fast_path is not None and not isinstance(fast_path, bool):
             raise TypeError(f"fast_path must be True, False or None (global setting), got {fast_path!r}")
         if not isinstance(compile_kernel, bool):
@@ -129,21 +155,22 @@ class TensorProduct(torch.nn.Module):
             f"{self.irreps_out.simplify()} | {paths} paths | {self.weight_numel} weights)"
         )
 
-    def _get_weight(self, weight: torch.Tensor | None) -> torch.Tensor:
+    def _get_weight(self, weight: torch.Tensor | Sequence[torch.Tensor] | None) -> torch.Tensor:
+        weight = self._flat_weight(weight)
         if weight is None:
             if self.weight_numel > 0 and not self.internal_weights:
-                raise ValueError(
+                raise WeightError(
                     f"{type(self).__name__} has no internal weights: pass weight of shape "
                     f"{'[' if self.shared_weights else '[..., '}{self.weight_numel}] (weight_numel)"
                 )
             return self.weight
         if self.shared_weights and tuple(weight.shape) != (self.weight_numel,):
-            raise ValueError(
+            raise WeightError(
                 f"weight has shape {tuple(weight.shape)}; shared weights need shape "
                 f"[{self.weight_numel}] (weight_numel)"
             )
         if not self.shared_weights and (weight.dim() < 2 or weight.shape[-1] != self.weight_numel):
-            raise ValueError(
+            raise WeightError(
                 f"weight has shape {tuple(weight.shape)}; per-sample weights need shape "
                 f"[batch..., {self.weight_numel}] (weight_numel), with at least one batch dimension"
             )
@@ -167,12 +194,19 @@ class TensorProduct(torch.nn.Module):
                 "move them to one device"
             )
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | Sequence[torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """``x: [..., irreps_in1.dim]``, ``y: [..., irreps_in2.dim]`` -> ``[..., irreps_out.dim]``.
 
         ``weight``: ``[weight_numel]`` if ``shared_weights`` else ``[..., weight_numel]``; required unless the
         weights are internal. Batch dimensions of ``x``, ``y`` (and per-sample ``weight``) broadcast.
         """
+        if not self._compile_left_right:
+            raise RuntimeError(
+                f"{type(self).__name__} was built with compile_left_right=False, which (as in e3nn) turns "
+                "the product off; build it with compile_left_right=True"
+            )
         weight = self._get_weight(weight)
         self._check_inputs(x, y, weight)
         per_sample = not self.shared_weights and self.weight_numel > 0
@@ -291,23 +325,6 @@ class TensorProduct(torch.nn.Module):
     ) -> torch.Tensor:
         """The reference einsums, with the kernel's signature (``shared`` follows from the weight shape)."""
         return tensor_product_reference(self, x, y, weight)
-
-    def weight_views(
-        self, weight: torch.Tensor | None = None, yield_instruction: bool = False
-    ) -> Iterator[torch.Tensor | tuple[int, Instruction, torch.Tensor]]:
-        """Views ``[..., *path_shape]`` of ``weight`` (default: internal), one per weighted instruction.
-
-        With ``yield_instruction`` yields ``(instruction_index, instruction, view)``.
-        """
-        weight = self._get_weight(weight)
-        batch, offset = weight.shape[:-1], 0
-        for index, ins in enumerate(self.instructions):
-            if not ins.has_weight:
-                continue
-            size = _numel(ins.path_shape)
-            view = weight.narrow(-1, offset, size).view(*batch, *ins.path_shape)
-            offset += size
-            yield (index, ins, view) if yield_instruction else view
 
     def visualize(
         self,
