@@ -4,22 +4,25 @@ compiled ahead of time by AOTInductor.
 Forces are ``-dE/dpos``, an autograd call that ``torch.export`` cannot trace by itself. So the whole
 computation (forward, then the backward that gives the forces, and the strain derivative for stress) is
 first unrolled into one graph of aten operations by ``make_fx`` with symbolic shapes; that graph has no
-autograd call left and is exported with a dynamic number of atoms and edges. The native C kernels are
-switched off while tracing (a traced graph cannot call into C through ctypes): the exported graph runs
-PyTorch's own operations, the AOTInductor form compiles them to C++.
+autograd call left and is exported with a dynamic number of atoms and edges. While tracing, the native C
+kernels are off (a traced graph cannot call into C through ctypes: the exported graph runs PyTorch's own
+operations, the AOTInductor form compiles them to C++), and so are the value checks of e3lab's modules
+(``e3lab._value_checks``: symbolic tensors have no values to read; the calculator checked its inputs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from e3lab import _value_checks
 from e3lab.graph import AtomsBatch
 from e3lab.o3 import native_enabled, set_native
 
@@ -64,6 +67,27 @@ def _failure_site(err: BaseException) -> str:
     return f" at {where}:{frame.lineno} (`{(frame.line or '').strip()}`)"
 
 
+@contextlib.contextmanager
+def _tracing_switches() -> Iterator[None]:
+    """Native kernels and value checks off, duck shapes off, for the duration of a trace."""
+    native, duck, checkable = (
+        native_enabled(),
+        torch.fx.experimental._config.use_duck_shape,
+        _value_checks.values_checkable,
+    )
+    set_native(False)
+    # without duck shapes, a size that equals another at trace time (128 atoms, 128 channels) stays its own
+    # symbol instead of being unified with it, which would tie the number of atoms to a constant
+    torch.fx.experimental._config.use_duck_shape = False
+    _value_checks.values_checkable = lambda *tensors: False
+    try:
+        yield
+    finally:
+        set_native(native)
+        torch.fx.experimental._config.use_duck_shape = duck
+        _value_checks.values_checkable = checkable
+
+
 def _traceable(model: Any, stress: bool, keys: tuple[str, ...]) -> Callable[..., tuple[Tensor, ...]]:
     def energy_forces(pos, species, batch, ptr, cell, pbc, edge_index, edge_shift):
         atoms = AtomsBatch(
@@ -104,12 +128,11 @@ def export_potential(
     keys = ("energy", "atomic_energy", "forces", *(("stress",) if stress else ()))
     args = tuple(getattr(example, name) for name in _INPUTS)
     stage = "make_fx (unrolling forward and force backward into one graph)"
-    previous = native_enabled()
-    set_native(False)
     try:
-        graph = make_fx(
-            _traceable(model, stress, keys), tracing_mode="symbolic", _allow_non_fake_inputs=True
-        )(*args)
+        with _tracing_switches():
+            graph = make_fx(
+                _traceable(model, stress, keys), tracing_mode="symbolic", _allow_non_fake_inputs=True
+            )(*args)
         stage = "torch.export.export (dynamic atoms and edges)"
         atoms, edges = torch.export.Dim("atoms", min=2), torch.export.Dim("edges", min=2)
         dynamic = ({0: atoms}, {0: atoms}, {0: atoms}, None, None, None, {1: edges}, {0: edges})
@@ -124,9 +147,12 @@ def export_potential(
         raise
     except Exception as err:
         message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        if "Constraints violated" in message:
+            message += (
+                " (the model turned the number of atoms or edges into a constant, e.g. by int() of a size "
+                "; TORCH_LOGS=+dynamic shows where)"
+            )
         raise ExportError(
             f"the potential cannot be exported: {stage} failed{_failure_site(err)} with "
             f"{type(err).__name__}: {message}; use form='eager'"
         ) from err
-    finally:
-        set_native(previous)
