@@ -257,7 +257,12 @@ def simulate(cfg: DictConfig) -> dict[str, Any]:
     )
     metrics = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     if result.blow_up is not None:
-        message = f"MD blew up at {result.blow_up}; stopped; last good frame: {result.last_good_frame}"
+        saved = (
+            f"last good frame saved to {result.last_good_frame}"
+            if result.last_good_frame is not None
+            else "no good frame to save (the starting structure is already broken)"
+        )
+        message = f"MD blew up {result.blow_up}; stopped; {saved}"
         write_status(
             cfg.paths.output_dir,
             "blown_up",

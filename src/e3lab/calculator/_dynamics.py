@@ -161,12 +161,12 @@ def run_md(
             except StopIteration:
                 break
             except (ValueError, RuntimeError, FloatingPointError) as err:
-                result.blow_up = f"the calculator failed at step {step}: {type(err).__name__}: {err}"
+                result.blow_up = f"at step {step}: the calculator failed: {type(err).__name__}: {err}"
                 break
             kinetic = atoms.get_kinetic_energy()
             reason = guard.check(atoms, potential, kinetic, forces)
             if reason is not None:
-                result.blow_up = f"step {step} ({step * settings.timestep_fs:g} fs): {reason}"
+                result.blow_up = f"at step {step} ({step * settings.timestep_fs:g} fs): {reason}"
                 break
             last_good = _frozen_copy(atoms)
             result.closest_pair = min(result.closest_pair, guard.last_closest)

@@ -73,7 +73,7 @@ def write_md_report(
         "",
         f"**Goal** (NVE over {min_ps:g} ps, total-energy drift <= {max_drift:g} meV/atom/ps, no pair closer "
         f"than {min_pair:g} A): **{verdict}**"
-        + (f"; the run blew up: {summary['blow_up']}" if summary.get("blow_up") else "")
+        + (f"; the run blew up {summary['blow_up']}" if summary.get("blow_up") else "")
         + ".",
         "",
         "![energies against time](energy.png)",
