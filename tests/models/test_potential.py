@@ -172,5 +172,7 @@ def test_bad_inputs_are_named() -> None:
         potential(NEQUIP, per_element_energy_shift=[0.0, 1.0, 2.0])
     with pytest.raises(ValueError, match="needs 2x0e"):
         InteratomicPotential({**NEQUIP, "irreps_in": "3x0e"}, SYMBOLS, CUTOFF)
+    with pytest.raises(ValueError, match="compile=True cannot train on forces"):
+        InteratomicPotential(NEQUIP, SYMBOLS, CUTOFF, compile=True)
     with pytest.raises(ValueError, match="forces_weight=-1"):
         InteratomicPotential(NEQUIP, SYMBOLS, CUTOFF, forces_weight=-1)

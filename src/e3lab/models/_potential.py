@@ -94,6 +94,11 @@ class InteratomicPotential(EquivariantTask):
             "forces": float(forces_weight),
             "stress": float(stress_weight),
         }
+        if compile and (forces_weight > 0 or stress_weight > 0):
+            raise ValueError(
+                "compile=True cannot train on forces or stress: torch.compile does not support the double "
+                "backward of force training (the gradient of -dE/dpos); use compile=false"
+            )
         expected = (Irreps(f"{len(self.chemical_symbols)}x0e"), Irreps("1x0e"))
         if (Irreps(self.net.irreps_in), Irreps(self.net.irreps_out)) != expected:
             raise ValueError(
