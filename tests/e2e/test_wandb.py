@@ -71,12 +71,32 @@ def test_wandb_run_has_equivariance_and_timing(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "completed"
 
 
+def _complete_records(run_file: Path, timeout: float = 60.0) -> list[bytes]:
+    """The records of ``run_file`` once W&B's service has written its exit record (it may still be
+    writing when ``wandb.finish`` returns)."""
+    import time
+
+    from wandb.proto import wandb_internal_pb2
+
+    deadline = time.monotonic() + timeout
+    while True:
+        records = _records(run_file)
+        kinds = set()
+        for data in records:
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(data)
+            kinds.add(record.WhichOneof("record_type"))
+        if "exit" in kinds or time.monotonic() > deadline:
+            return records
+        time.sleep(0.5)
+
+
 def _history_steps(run_file: Path, key: str) -> list[int]:
     """``trainer/global_step`` of the history rows of ``run_file`` that log ``key``."""
     from wandb.proto import wandb_internal_pb2
 
     steps = []
-    for data in _records(run_file):
+    for data in _complete_records(run_file):
         record = wandb_internal_pb2.Record()
         record.ParseFromString(data)
         if record.WhichOneof("record_type") != "history":

@@ -8,7 +8,7 @@ import lightning.pytorch as pl
 import torch
 from typing_extensions import override
 
-from e3lab.callbacks._last_checkpoint import save_last_checkpoint
+from e3lab.callbacks._last_checkpoint import last_checkpoint_callback, save_last_checkpoint
 
 __all__ = ["FiniteLossGuard", "NonFiniteLossError"]
 
@@ -84,6 +84,7 @@ def _any_rank(trainer: pl.Trainer, flag: bool) -> bool:
 
 
 def _checkpoint_note(trainer: pl.Trainer) -> str:
-    callback = trainer.checkpoint_callback
-    path = getattr(callback, "last_model_path", "") or getattr(callback, "best_model_path", "")
+    last = last_checkpoint_callback(trainer)
+    best = trainer.checkpoint_callback
+    path = getattr(last, "last_model_path", "") or getattr(best, "best_model_path", "")
     return f" (last saved: {path})" if path else ""

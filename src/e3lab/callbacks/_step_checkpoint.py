@@ -9,6 +9,8 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from typing_extensions import override
 
+from e3lab.data._loaders import ResumableLoader
+
 __all__ = ["StepCheckpoint"]
 
 
@@ -42,6 +44,17 @@ class StepCheckpoint(ModelCheckpoint):
             enable_version_counter=False,
             **kwargs,
         )
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        # a save inside a step (FiniteLossGuard's) must resume with that step's batch: count finished ones
+        loaders = getattr(trainer.fit_loop._combined_loader, "flattened", [])
+        for loader in loaders:
+            if isinstance(loader, ResumableLoader):
+                loader.count_batches_with(
+                    lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed
+                )
 
     @override
     def on_train_batch_end(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -80,6 +81,14 @@ class EpochSampler(DistributedSampler):
         rank = default_rank if rank is None else rank
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
         size = len(dataset)  # type: ignore[arg-type]
+        if not pad and 0 < size < num_replicas:
+            # a rank with no item would skip the evaluation loop and hang the others' metric reduction
+            warnings.warn(
+                f"{size} evaluation item(s) for {num_replicas} DDP ranks: padded by repetition, so the DDP "
+                "metrics count some items twice; use a set of at least one item per rank",
+                stacklevel=2,
+            )
+            pad = True
         self.pad = pad
         if pad:
             self.num_samples = math.ceil(size / num_replicas)
@@ -145,6 +154,13 @@ class ResumableLoader(DataLoader):
         self.seed = seed
         self._batches_taken = 0
         self._resume: tuple[int, int] | None = None
+        self._batches_done: Callable[[], int] | None = None
+
+    def count_batches_with(self, batches_done: Callable[[], int] | None) -> None:
+        """Let ``batches_done()`` say how many batches of the current pass are finished (the trainer's
+        progress): a checkpoint taken inside a step then resumes with that step's batch again. Without it,
+        every batch handed out counts as done."""
+        self._batches_done = batches_done
 
     def __iter__(self) -> Iterator[Any]:
         epoch = int(getattr(self.sampler, "epoch", 0))
@@ -165,8 +181,13 @@ class ResumableLoader(DataLoader):
             yield batch
 
     def state_dict(self) -> dict[str, int]:
-        """Where the current pass stands: ``{"epoch", "batches"}`` (batches handed out so far)."""
-        return {"epoch": int(getattr(self.sampler, "epoch", 0)), "batches": self._batches_taken}
+        """Where the current pass stands: ``{"epoch", "batches"}`` (batches finished so far)."""
+        done = (
+            self._batches_taken
+            if self._batches_done is None
+            else min(self._batches_done(), self._batches_taken)
+        )
+        return {"epoch": int(getattr(self.sampler, "epoch", 0)), "batches": done}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Make the next pass over ``state["epoch"]`` skip the ``state["batches"]`` batches already used."""
