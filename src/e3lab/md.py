@@ -136,7 +136,7 @@ def _write_csv(path: Path, result: MDResult) -> None:
             writer.writerow([f"{v:.10g}" for v in row])
 
 
-def _summary(result: MDResult, cfg: DictConfig, ckpt: Path) -> dict[str, Any]:
+def _summary(result: MDResult, cfg: DictConfig, ckpt: Path, calc: E3labCalculator) -> dict[str, Any]:
     return {
         "checkpoint": str(ckpt),
         "ensemble": cfg.ensemble,
@@ -150,6 +150,7 @@ def _summary(result: MDResult, cfg: DictConfig, ckpt: Path) -> dict[str, Any]:
         "drift_mev_per_atom_ps": result.drift_mev_per_atom_ps(),
         "max_total_energy_deviation_mev_per_atom": result.max_deviation_mev_per_atom(),
         "closest_pair_a": result.closest_pair,
+        "neighbour_list_builds": calc.neighbors.builds,
         "mean_temperature_k": float(np.mean(result.temperature)) if result.temperature else float("nan"),
         "blow_up": result.blow_up,
         "last_good_frame": str(result.last_good_frame) if result.last_good_frame else None,
@@ -238,7 +239,7 @@ def simulate(cfg: DictConfig) -> dict[str, Any]:
         )
         ref = (ref[0][: len(result.time_fs)], ref[1][: len(result.time_fs)])
     plot = plot_md_energies(result, out / "energy.png", reference=ref)
-    summary = _summary(result, cfg, ckpt)
+    summary = _summary(result, cfg, ckpt, calc)
     if ref is not None and len(ref[1]):
         model_at_frames = np.asarray(result.potential)[(ref[0] / settings.timestep_fs).round().astype(int)]
         summary["reference_potential_mae_mev_per_atom"] = float(

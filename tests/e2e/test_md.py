@@ -66,6 +66,7 @@ def test_md_on_a_test_structure_writes_trajectory_plot_report(tmp_path):
     summary = json.loads((out / "md" / "summary.json").read_text())
     assert summary["steps"] == 20 and summary["num_atoms"] == 4 and summary["blow_up"] is None
     assert summary["steps_per_s"] > 0 and "reference_potential_mae_mev_per_atom" in summary
+    assert 1 <= summary["neighbour_list_builds"] < 20  # the skin keeps the list across most steps
     assert len(ase.io.read(out / "md" / "trajectory.traj", index=":")) == 5
     assert (out / "md" / "energy.png").stat().st_size > 10_000
     assert json.loads((out / "status.json").read_text())["status"] == "completed"

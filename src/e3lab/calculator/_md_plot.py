@@ -51,7 +51,7 @@ def plot_md_energies(
     top.plot(t_ps, kinetic, label="kinetic", color="tab:red")
     top.plot(t_ps, total, label="total", color="black")
     top.set_ylabel(f"energy - potential(0)\n(meV/atom; potential(0) = {origin / n:.4f} eV/atom)")
-    top.legend(loc="best", fontsize=8)
+    top.legend(loc="center right", fontsize=8, framealpha=0.8)
     title = f"{result.num_atoms} atoms, {result.timestep_fs:g} fs step, {result.steps_done} steps"
     if result.blow_up:
         title += " (stopped: blew up)"

@@ -52,6 +52,7 @@ def write_md_report(
         ),
         ("closest atom pair (A)", closest, ".3f"),
         ("mean temperature (K)", summary["mean_temperature_k"], ".1f"),
+        ("neighbour-list builds (skin)", summary.get("neighbour_list_builds", "?"), "d"),
         ("steps/s", summary["steps_per_s"], ".2f"),
         ("ns/day", summary["ns_per_day"], ".4f"),
     ]
