@@ -31,13 +31,14 @@ class StatsData:
 @pytest.mark.parametrize(
     ("overrides", "backbone"),
     [
-        ([], NequIPNet),
-        (["model=potential_gated"], EquivariantConvNet),
-        (["model/net=gated_conv"], EquivariantConvNet),
+        (["experiment=emt_cu"], NequIPNet),
+        (["data=emt_cu", "model=potential"], NequIPNet),
+        (["data=emt_cu", "model=potential_gated"], EquivariantConvNet),
+        (["experiment=emt_cu", "model/net=gated_conv"], EquivariantConvNet),
     ],
 )
 def test_potential_configs_build_their_backbone(tmp_path: Path, overrides: list[str], backbone: type) -> None:
-    cfg = compose_config("train", ["experiment=emt_cu", *overrides], tmp_path)
+    cfg = compose_config("train", overrides, tmp_path)
     register_training_data_stats(StatsData())
     model = instantiate(cfg.model)
     assert isinstance(model, InteratomicPotential) and type(model.net) is backbone
@@ -47,6 +48,9 @@ def test_potential_configs_build_their_backbone(tmp_path: Path, overrides: list[
     assert z == 12.5
     assert model.hparams["net"]["_target_"] == f"e3lab.nn.{backbone.__name__}"
     assert all(type(v) in (str, int, float, bool, list) for v in model.hparams["net"].values())
+    if backbone is NequIPNet:  # the experiment's cheaper backbone, the tutorial size otherwise
+        expected = "32x0e+32x1o" if "experiment=emt_cu" in overrides else "32x0e+32x0o+32x1e+32x1o"
+        assert str(model.net.irreps_hidden) == expected
 
 
 def test_the_resolver_names_missing_statistics(tmp_path: Path) -> None:
