@@ -17,6 +17,9 @@ Cases (CPU sizes; ``--device cuda`` uses the issue's GPU sizes, ``--scale`` mult
             embedding, MLP 10-64-weights, TP, scatter): seed FCTP (2k nodes; 50k = 1.6M edges on GPU) and
             channelwise 32x(0e+1o+2e) x SH lmax 3 (1k nodes; 20k = 640k edges); cueq = its TP in the pipeline
   sh_l2/6   spherical harmonics of 50k vectors (500k)
+  force_*   interatomic potentials (scripts/bench_forces.py): "forward" is an MD step (energy and forces),
+            "train" the force-training step (forces with create_graph, a loss on energy and forces, its
+            gradient); seed convolutions at 1k and 10k nodes, NequIP-style channelwise layers at 1k
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` above the inputs; on CPU the allocator events of
 ``torch.profiler(profile_memory=True)`` during one forward+backward, summed in time order (peak of live bytes
 allocated inside the call, inputs excluded).
@@ -44,6 +47,7 @@ import torch
 import e3lab
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_forces import build_force_case
 from bench_o3 import OURS, PEERS, build_case
 
 SIZES = {  # case -> (CPU size, GPU size): edges, nodes or vectors
@@ -57,6 +61,9 @@ SIZES = {  # case -> (CPU size, GPU size): edges, nodes or vectors
     "conv_uvu_graph": (1_000, 20_000),
     "sh_l2": (50_000, 500_000),
     "sh_l6": (50_000, 500_000),
+    "force_seed_1k": (1_000, 10_000),
+    "force_seed_10k": (10_000, 50_000),
+    "force_uvu_1k": (1_000, 10_000),
 }
 GOALS = {
     "tp_seed": None,
@@ -67,6 +74,9 @@ GOALS = {
     "conv_10k": (5, 2),
     "conv_seed_graph": (3, None),
     "conv_uvu_graph": (3, None),
+    "force_seed_1k": (5, 2),
+    "force_seed_10k": (5, 2),
+    "force_uvu_1k": (5, 2),
 }
 RATIO_COLUMNS = [f"x vs {peer}" for peer in PEERS]
 
@@ -117,7 +127,8 @@ def _run_case(
     items = size
     for impl in impl_names:
         try:
-            built = build_case(impl, name, size, device)
+            builder = build_force_case if name.startswith("force_") else build_case
+            built = builder(impl, name, size, device)
             if not isinstance(built, str):
                 for _ in range(args.warmup):  # also compiles (no-grad forward and train: two graphs)
                     with torch.no_grad():

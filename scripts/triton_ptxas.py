@@ -3,6 +3,9 @@ what ``ptxas`` reports per kernel and tile shape: compile time, registers per th
 
 Triton compiles to PTX and then to machine code with its own ``ptxas`` without touching a device, so a
 register-spilling tile shape or a kernel that does not compile shows up here before any GPU time is spent.
+Kernels: ``forward``, ``backward`` and the two second-order kernels (the backward's gradient with all three
+cotangents: ``second_order_g`` for the output gradient's, ``second_order_xyw`` for the inputs';
+``--no-second-order`` skips them).
 
     python scripts/triton_ptxas.py [--cases tp_seed,tp_uvu,conv_uvu] [--arch 90]
 """
@@ -18,7 +21,13 @@ import time
 from pathlib import Path
 
 from e3lab import o3
-from e3lab.o3._tensor_product._triton_tp import TritonTensorProduct, _configs, _load_module
+from e3lab.o3._tensor_product._triton_second import second_order_source
+from e3lab.o3._tensor_product._triton_tp import (
+    TritonTensorProduct,
+    _configs,
+    _load_module,
+    second_order_configs,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_o3 import CHANNELWISE_IRREPS, SEED_IRREPS, UVU_IRREPS, _uvu_instructions
@@ -73,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", default="tp_seed,tp_uvu,conv_uvu")
     parser.add_argument("--arch", type=int, default=90, help="compute capability x10 (90: H100/H200)")
     parser.add_argument("--scatter", action="store_true", help="the convolve variant (gather + scatter)")
+    parser.add_argument("--no-second-order", action="store_true", help="skip the second-order kernel")
     args = parser.parse_args(argv)
     import triton
     from triton.backends.compiler import GPUTarget
@@ -82,11 +92,16 @@ def main(argv: list[str] | None = None) -> None:
     for case in args.cases.split(","):
         kernels: TritonTensorProduct = products[case]._triton
         module = _load_module(kernels.source)
-        for name in ("forward", "backward"):
-            kernel = getattr(module, name)
-            for block_e, block_c, warps in _configs(kernels.spec):
+        named = {"forward": module.forward, "backward": module.backward}
+        if not args.no_second_order:
+            for part in ("g", "xyw"):
+                source = second_order_source(kernels.spec, (True, True, True), part)
+                named[f"second_order_{part}"] = _load_module(source).second_order
+        for name, kernel in named.items():
+            tiles = second_order_configs if name.startswith("second") else _configs
+            for block_e, block_c, warps in tiles(kernels.spec):
                 flags = {"GATHER": args.scatter, "SCATTER": args.scatter, "NEED_X": True, "NEED_Y": True}
-                flags |= {"NEED_W": True, "BLOCK_E": block_e, "BC": block_c}
+                flags |= {"NEED_W": True, "NEED_G": True, "BLOCK_E": block_e, "BC": block_c}
                 constants = {k: v for k, v in flags.items() if k in kernel.arg_names}
                 start = time.perf_counter()
                 compiled = triton.compile(

@@ -256,3 +256,12 @@ def test_fused_double_backward_runs_when_no_graph_is_recorded(float64, monkeypat
     monkeypatch.setattr(type(native), "double_backward", None)  # no fused pass: the composition
     composed = _derivatives(lambda *a: tp.convolve(*a, src, dst, n), inputs)
     _assert_close(fused, composed, 1e-12)
+
+
+def test_no_grad_calls_with_leaves_that_require_grad(float64) -> None:
+    tp = CASES[0][1].double()
+    inputs, (src, dst, n) = _conv_inputs(tp, nodes=5, edges=11)
+    with torch.no_grad():
+        out = tp.convolve(*inputs, src, dst, n)
+    assert not out.requires_grad
+    assert (out - _reference_convolve(tp, *inputs, src, dst, n)).abs().max() < 1e-12

@@ -80,9 +80,9 @@ def gradient_edges(tensors: Sequence[torch.Tensor | None], read: bool = True) ->
         if not read:
             edges.append(_UNKNOWN)
             continue
-        try:
+        try:  # a leaf reached without a view (no graph recorded) has no node to read
             edges.append(torch.autograd.graph.get_gradient_edge(t))
-        except (RuntimeError, AttributeError):
+        except (RuntimeError, AttributeError, AssertionError):
             edges.append(_UNKNOWN)
     return edges
 

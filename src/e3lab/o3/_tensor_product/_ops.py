@@ -137,6 +137,47 @@ def _(kernels, wanted, g, x, y, weight, hidden, matrix, src, dst, num_nodes):
     )
 
 
+@torch.library.custom_op("e3lab::tp_product_grad_grad", mutates_args=())
+def tp_product_grad_grad(
+    kernels: int,
+    needs: list[bool],
+    g: Tensor,
+    x: Tensor,
+    y: Tensor,
+    weight: Tensor | None,
+    hidden: Tensor | None,
+    matrix: Tensor | None,
+    cx: Tensor | None,
+    cy: Tensor | None,
+    cw: Tensor | None,
+    ch: Tensor | None,
+    cm: Tensor | None,
+    src: Tensor | None,
+    dst: Tensor | None,
+    num_nodes: int,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The gradient of ``B`` in one fused pass (``double_backward`` of the kernel set; not differentiable):
+    gradients of ``g`` and of the slots, an empty tensor where not wanted."""
+    slots = _contiguous((x, y, weight, hidden, matrix))
+    cotangents = _contiguous((cx, cy, cw, ch, cm))
+    edges = _edges(src, dst, num_nodes)
+    grad_g, grads = _registry[kernels].double_backward(g.contiguous(), slots, cotangents, tuple(needs), edges)
+    outputs = (grad_g, *grads)
+    return tuple(  # a wanted gradient the kernel knows to be zero is a zero tensor, as in the fake
+        out if out is not None else torch.zeros_like(like) if want and like is not None else g.new_empty(0)
+        for out, want, like in zip(outputs, needs, (g, *slots), strict=True)
+    )
+
+
+@tp_product_grad_grad.register_fake
+def _(kernels, needs, g, x, y, weight, hidden, matrix, cx, cy, cw, ch, cm, src, dst, num_nodes):
+    tensors = (g, x, y, weight, hidden, matrix)
+    return tuple(
+        torch.empty_like(t) if want and t is not None else g.new_empty(0)
+        for want, t in zip(needs, tensors, strict=True)
+    )
+
+
 def _grads(outputs: tuple[Tensor, ...], wanted: list[bool]) -> list[Tensor | None]:
     return [t if want else None for t, want in zip(outputs, wanted, strict=True)]
 
@@ -178,7 +219,11 @@ def _product_grad_backward(ctx, *cotangents: Tensor | None):
         return _grads(torch.ops.e3lab.tp_product_grad(key, list(wanted), g, *s, *graph_edges), list(wanted))
 
     cotangents = _contiguous(cotangents)
-    grad_g, grads = backward_vjp(product, product_grad, tuple(slots), cotangents, needs)
+    if not torch.is_grad_enabled() and hasattr(_registry[key], "double_backward"):
+        fused = torch.ops.e3lab.tp_product_grad_grad(key, list(needs), g, *slots, *cotangents, *graph_edges)
+        grad_g, *grads = _grads(fused, list(needs))
+    else:
+        grad_g, grads = backward_vjp(product, product_grad, tuple(slots), cotangents, needs)
     return (None, None, grad_g, *grads, None, None, None)
 
 

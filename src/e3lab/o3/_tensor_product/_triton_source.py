@@ -32,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 
-__all__ = ["KernelSpec", "PathSpec", "TermSpec", "module_source", "next_power_of_two"]
+__all__ = ["Emitter", "KernelSpec", "PathSpec", "TermSpec", "module_source", "next_power_of_two", "prologue"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ import triton.language as tl
 '''
 
 
-def _prologue(spec: KernelSpec) -> list[str]:
+def prologue(spec: KernelSpec) -> list[str]:
     """Row indices and masks, channel ranges and the ``y`` columns, shared by both kernels."""
     lines = [
         "    rows_i = tl.program_id(0) * BLOCK_E + tl.arange(0, BLOCK_E)",
@@ -141,11 +141,26 @@ def _prologue(spec: KernelSpec) -> list[str]:
     return lines
 
 
-class _Emitter:
-    """Appends kernel lines; loads each ``x`` value, ``y`` sum and output gradient once."""
+class Emitter:
+    """Appends kernel lines; loads each ``x`` value, ``y`` sum and output gradient once.
 
-    def __init__(self, spec: KernelSpec, lines: list[str]) -> None:
-        self.spec, self.lines, self.loaded = spec, lines, set()
+    ``x``, ``y``, ``w`` name the operands (pointer ``{x}_ptr``, values ``{x}...``): the second-order kernel
+    reads cotangents (``cx``, ``cy``, ``cw``) in their place; ``tag`` keeps its products apart. Emitters
+    sharing ``loaded`` share their loads.
+    """
+
+    def __init__(
+        self,
+        spec: KernelSpec,
+        lines: list[str],
+        x: str = "x",
+        y: str = "y",
+        w: str = "w",
+        tag: str = "",
+        loaded: set[str] | None = None,
+    ) -> None:
+        self.spec, self.lines, self.loaded = spec, lines, set() if loaded is None else loaded
+        self.x, self.y, self.w, self.tag = x, y, w, tag
 
     def channels(self, mul: int) -> str:
         """Name of the 1-D channel range of a tile for a term of multiplicity ``mul``."""
@@ -161,15 +176,16 @@ class _Emitter:
         t = self.spec.terms[term]
         ch = self.channels(t.mul)
         return self.once(
-            f"x{term}_{i}",
-            f"tl.load(x_ptr + xrow + {t.offset + i} + {ch}r * {t.dim}, mask=rm2 & ({ch}r < {t.mul}), "
+            f"{self.x}{term}_{i}",
+            f"tl.load({self.x}_ptr + xrow + {t.offset + i} + {ch}r * {t.dim}, mask=rm2 & ({ch}r < {t.mul}), "
             "other=0.0)",
         )
 
     def x_column(self, term: int, u: int, i: int) -> str:
         t = self.spec.terms[term]
         return self.once(
-            f"x{term}_{u}_{i}", f"tl.load(x_ptr + xrow + {t.offset + u * t.dim + i}, mask=rm2, other=0.0)"
+            f"{self.x}{term}_{u}_{i}",
+            f"tl.load({self.x}_ptr + xrow + {t.offset + u * t.dim + i}, mask=rm2, other=0.0)",
         )
 
     def y_sums(self, index: int) -> dict[tuple[int, int], str]:
@@ -177,8 +193,9 @@ class _Emitter:
         p = self.spec.paths[index]
         parts: dict[tuple[int, int], list[str]] = defaultdict(list)
         for i, j, k, c in p.cg:
-            parts[(i, k)].append(f"{c!r} * y{p.y_offset + j}")
-        return {ik: self.once(f"ys{index}_{ik[0]}_{ik[1]}", " + ".join(terms)) for ik, terms in parts.items()}
+            parts[(i, k)].append(f"{c!r} * {self.y}{p.y_offset + j}")
+        names = {ik: f"{self.y}s{index}_{ik[0]}_{ik[1]}" for ik in parts}
+        return {ik: self.once(names[ik], " + ".join(terms)) for ik, terms in parts.items()}
 
     def t(self, index: int, ys: dict[tuple[int, int], str], u: int | None = None) -> dict[int, str]:
         """``k -> name`` of ``t_k`` (``uvu``: a tile) or ``t_uk`` (``uvw``, channel ``u``: a column)."""
@@ -190,7 +207,7 @@ class _Emitter:
         suffix = "" if u is None else f"_{u}"
         names = {}
         for k, terms in sorted(parts.items()):
-            names[k] = f"t{index}{suffix}_{k}"
+            names[k] = f"{self.tag}t{index}{suffix}_{k}"
             self.lines.append(f"    {names[k]} = " + " + ".join(terms))
         return names
 
@@ -200,11 +217,11 @@ class _Emitter:
         mul_out = self.spec.outs[p.out].mul
         ch = self.channels(mul_out)
         start = p.weight_start + (0 if u is None else u * mul_out)
-        return f"w_ptr + wrow + {start} + {ch}r", f"rm2 & ({ch}r < {mul_out})"
+        return f"{self.w}_ptr + wrow + {start} + {ch}r", f"rm2 & ({ch}r < {mul_out})"
 
     def weight(self, index: int, u: int | None = None) -> str:
         pointer, mask = self.weight_pointer(index, u)
-        name = f"w{index}" + ("" if u is None else f"_{u}")
+        name = f"{self.w}{index}" + ("" if u is None else f"_{u}")
         self.lines.append(f"    {name} = tl.load({pointer}, mask={mask}, other=0.0)")
         return name
 
@@ -241,14 +258,14 @@ _BACKWARD_SIGNATURE = (
 
 def forward_source(spec: KernelSpec) -> str:
     """The ``forward`` kernel: ``out[orow] (+)= TP(x[xrow], y, w)`` for the program's rows and channels."""
-    lines = [_FORWARD_SIGNATURE, *_prologue(spec)]
+    lines = [_FORWARD_SIGNATURE, *prologue(spec)]
     lines += [  # rows sorted by target (radius graphs) mostly share one target within a block
         "    if SCATTER:",
         "        first = tl.load(dst_ptr + tl.program_id(0).to(tl.int64) * BLOCK_E).to(tl.int64)",
         "        same = tl.where(rm, orow, first)",
         "        uniform = (tl.min(same, axis=0) == first) & (tl.max(same, axis=0) == first)",
     ]
-    emit = _Emitter(spec, lines)
+    emit = Emitter(spec, lines)
     for out in sorted(spec.used_outs):
         o = spec.outs[out]
         acc: dict[int, str | None] = dict.fromkeys(range(o.dim))
@@ -285,8 +302,8 @@ def backward_source(spec: KernelSpec) -> str:
     Blocked products add their part of ``gy`` atomically per channel block (``gy`` starts at zero); a term
     with both ``uvu`` and ``uvw`` paths adds its ``gx`` parts atomically (``gx`` starts at zero).
     """
-    lines = [_BACKWARD_SIGNATURE, *_prologue(spec)]
-    emit = _Emitter(spec, lines)
+    lines = [_BACKWARD_SIGNATURE, *prologue(spec)]
+    emit = Emitter(spec, lines)
     gy: dict[int, str] = {}  # blocked: tiles summed over channels at the end; else columns
 
     def add_gy(j: int, term: str) -> None:

@@ -34,6 +34,7 @@ from e3lab.o3._tensor_product._instruction import Instruction
 from e3lab.o3._tensor_product._native_tp import _live_paths
 from e3lab.o3._tensor_product._ops import apply_product, register
 from e3lab.o3._tensor_product._switches import ENV_TRITON, triton_mode
+from e3lab.o3._tensor_product._triton_second import second_order_source
 from e3lab.o3._tensor_product._triton_source import (
     KernelSpec,
     PathSpec,
@@ -50,6 +51,7 @@ MAX_SOURCE_LINES = 4000
 ENV_AUTOTUNE = "E3LAB_TRITON_AUTOTUNE"
 _modules: dict[str, ModuleType] = {}  # generated source digest -> imported module
 _kernels: dict[tuple[str, bool], tuple] = {}  # (source, autotuned) -> (forward, backward)
+_second: dict[tuple[str, bool], object] = {}  # (second-order source, autotuned) -> kernel
 
 
 @functools.cache
@@ -136,6 +138,12 @@ def _configs(spec: KernelSpec) -> list[tuple[int, int, int]]:
     return sorted({(max(2, n // widest), 1, 4) for n in (256, 512)})
 
 
+def second_order_configs(spec: KernelSpec) -> list[tuple[int, int, int]]:
+    """Tile candidates of the second-order kernels: those of :func:`_configs`, but only the smallest for
+    ``uvw`` products (ptxas, sm_90a: the seed product's slot-gradient kernel spills with 16-row tiles)."""
+    return _configs(spec) if spec.blocked else _configs(spec)[:1]
+
+
 class TritonTensorProduct:
     """One tensor product's generated Triton kernels; :meth:`apply` is differentiable."""
 
@@ -209,6 +217,26 @@ class TritonTensorProduct:
                 _kernels[key] = (forward, backward)
         return _kernels[key]
 
+    def second_order_kernel(self, present: tuple[bool, bool, bool], part: str) -> object:
+        """The generated kernel of the backward's gradient for the cotangents ``present`` (``cx``, ``cy``,
+        ``cw``) computing the gradients named in ``part``, autotuned on a GPU; shared like :meth:`kernels`."""
+        tune = os.environ.get(ENV_AUTOTUNE, "1").strip().lower() not in ("0", "false", "off", "no")
+        source = second_order_source(self.spec, present, part)
+        key = (source, tune)
+        if key not in _second:
+            import triton
+
+            kernel = _load_module(source).second_order
+            if not _interpreted():
+                candidates = second_order_configs(self.spec)[: None if tune else 1]
+                configs = [triton.Config({"BLOCK_E": e, "BC": c}, num_warps=w) for e, c, w in candidates]
+                keys = ["rows_bucket", "GATHER", "SCATTER", "NEED_G", "NEED_X", "NEED_Y", "NEED_W"]
+                kernel = triton.autotune(configs, key=keys, reset_to_zero=["og_ptr", "ox_ptr", "oy_ptr"])(
+                    kernel
+                )
+            _second[key] = kernel
+        return _second[key]
+
     def _launch(self, kernel, rows: int, *args, **flags) -> None:
         spec = self.spec
         if rows == 0:  # no edges: the outputs are already zero (or empty)
@@ -279,3 +307,54 @@ class TritonTensorProduct:
         buffers = [g if g is not None else x.new_empty(1) for g in (gx, gy, gw)]
         self._launch(backward, rows, x, y, weight, grad_out, *buffers, src, dst, **flags)
         return gx, gy, gw, None, None
+
+    def double_backward(
+        self,
+        grad_out: torch.Tensor,
+        slots: tuple[torch.Tensor | None, ...],
+        cotangents: tuple[torch.Tensor | None, ...],
+        needs: tuple[bool, ...],
+        edges: Edges | None = None,
+    ) -> tuple[torch.Tensor | None, list[torch.Tensor | None]]:
+        """The gradient of :meth:`backward` (see :mod:`._triton_second`) in two kernels, one for the gradient
+        of ``grad_out`` and one for those of the slots (one kernel for all would spill registers):
+        ``slots = (x, y, weight, None, None)``, ``cotangents`` of the backward's outputs (``None``: zero),
+        ``needs`` for ``grad_out`` then each slot. Returns ``(grad of grad_out, [grad of slot])``."""
+        x, y, weight = slots[:3]
+        cx, cy, cw = cotangents[:3]
+        present = (cx is not None, cy is not None, cw is not None)
+        if not any(present):
+            return None, [None] * 5
+        rows = y.shape[0]
+        src, dst, num_nodes = edges if edges is not None else (y, y, rows)
+        has_x, has_y, has_w = present  # a slot's gradient has terms from the other two cotangents only
+        needs = (
+            needs[0],
+            needs[1] and (has_y or has_w),
+            needs[2] and (has_x or has_w),
+            needs[3] and (has_x or has_y),
+        )
+
+        def buffer(
+            wanted: bool, zeros: bool, like: torch.Tensor, shape: tuple[int, ...]
+        ) -> torch.Tensor | None:
+            return (
+                (torch.zeros if zeros else torch.empty)(shape, dtype=like.dtype, device=like.device)
+                if wanted
+                else None
+            )
+
+        og = buffer(needs[0], edges is not None or self._out_gaps, x, (num_nodes, self.spec.dim_out))
+        ox = buffer(needs[1], edges is not None or self._x_gaps, x, tuple(x.shape))
+        oy = buffer(needs[2], self._y_gaps, y, tuple(y.shape))
+        ow = buffer(needs[3], False, weight, tuple(weight.shape))
+        flags = {"GATHER": edges is not None, "SCATTER": edges is not None}
+        flags |= {"NEED_G": needs[0], "NEED_X": needs[1], "NEED_Y": needs[2], "NEED_W": needs[3]}
+        operands = [c if c is not None else t for c, t in ((cx, x), (cy, y), (cw, weight))]  # absent: unread
+        outputs = [o if o is not None else x.new_empty(1) for o in (og, ox, oy, ow)]  # unwanted: scratch
+        slot_part = "".join(name for name, need in zip("xyw", needs[1:4], strict=True) if need)
+        for part in ("g" if needs[0] else "", slot_part):
+            if part:
+                kernel = self.second_order_kernel(present, part)
+                self._launch(kernel, rows, x, y, weight, grad_out, *operands, *outputs, src, dst, **flags)
+        return og, [ox, oy, ow, None, None]
