@@ -13,9 +13,10 @@ import torch
 
 from e3lab.o3._errors import WeightError
 
-_Weight = torch.Tensor | Sequence[torch.Tensor] | None
-
 __all__ = ["E3nnTensorProductApi"]
+
+# weights as forward takes them: flat, a list of per-instruction blocks, or None (the internal ones)
+_Weight = torch.Tensor | Sequence[torch.Tensor] | None
 
 
 def _numel(shape: tuple) -> int:
@@ -32,9 +33,7 @@ class E3nnTensorProductApi:
     weight_numel: int
     _compile_right: bool
 
-    def right(
-        self, y: torch.Tensor, weight: torch.Tensor | Sequence[torch.Tensor] | None = None
-    ) -> torch.Tensor:
+    def right(self, y: torch.Tensor, weight: _Weight = None) -> torch.Tensor:
         """The product with ``y`` (and the weights) fixed, as a matrix acting on ``x``.
 
         ``y: [..., irreps_in2.dim]`` -> ``[..., irreps_in1.dim, irreps_out.dim]`` such that
