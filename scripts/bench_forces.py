@@ -193,7 +193,8 @@ def build_force_case(impl: str, case: str, nodes: int, device: torch.device) -> 
     infer_fn = _energy_and_forces(model, x, edge_index, create_graph=False)
     compiled = impl.endswith("-compiled")
     if compiled:  # one traced graph of forward and backward: run without autograd for inference
-        train_fn = infer_fn = torch.compile(make_fx(train_fn)(pos0.clone().requires_grad_(), *params))
+        traced = make_fx(train_fn)(pos0.clone().requires_grad_(), *params)
+        train_fn = infer_fn = torch.compile(traced, fullgraph=True)
 
     def infer() -> None:
         with torch.set_grad_enabled(not compiled):
