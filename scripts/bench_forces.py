@@ -172,6 +172,16 @@ def _energy_and_forces(
     return evaluate
 
 
+def _without_profiler_ranges(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """``gm`` without the ``record_function`` ranges ``make_fx`` recorded (e3lab's profiler stages): they
+    compute nothing and ``torch.compile(fullgraph=True)`` cannot trace them."""
+    ranges = [n for n in gm.graph.nodes if str(n.target).startswith("profiler.")]
+    for node in sorted(ranges, key=lambda n: "exit" not in str(n.target)):  # exits first: they use enters
+        gm.graph.erase_node(node)
+    gm.recompile()
+    return gm
+
+
 def build_force_case(impl: str, case: str, nodes: int, device: torch.device) -> tuple | str:
     """``(infer, step, edges)`` of ``case`` (``force_seed_*`` or ``force_uvu_*``) for ``impl``, or why not."""
     if impl == "cueq":
@@ -193,7 +203,7 @@ def build_force_case(impl: str, case: str, nodes: int, device: torch.device) -> 
     infer_fn = _energy_and_forces(model, x, edge_index, create_graph=False)
     compiled = impl.endswith("-compiled")
     if compiled:  # one traced graph of forward and backward: run without autograd for inference
-        traced = make_fx(train_fn)(pos0.clone().requires_grad_(), *params)
+        traced = _without_profiler_ranges(make_fx(train_fn)(pos0.clone().requires_grad_(), *params))
         train_fn = infer_fn = torch.compile(traced, fullgraph=True)
 
     def infer() -> None:

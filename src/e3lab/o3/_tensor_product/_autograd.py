@@ -31,7 +31,19 @@ from typing import Any, Protocol
 
 import torch
 
-__all__ = ["Edges", "Kernels", "Product", "ProductGrad", "aliased", "backward_vjp", "eager_product"]
+__all__ = [
+    "N_SLOTS",
+    "Edges",
+    "Kernels",
+    "Product",
+    "ProductGrad",
+    "Slots",
+    "aliased",
+    "backward_vjp",
+    "eager_product",
+    "gradient_edges",
+    "needed",
+]
 
 Edges = tuple[torch.Tensor, torch.Tensor, int]  # (src, dst, num_nodes) of message passing
 Slots = tuple[torch.Tensor | None, ...]  # (x, y, weight, hidden, matrix)
