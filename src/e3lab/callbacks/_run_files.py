@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
 __all__ = ["append_jsonl", "log_image", "log_metrics", "log_table", "run_dir"]
@@ -26,10 +27,12 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
 
 
 def log_metrics(trainer: pl.Trainer, metrics: dict[str, float]) -> None:
-    """Send ``metrics`` straight to every logger at the current global step.
+    """Send ``metrics`` straight to every logger at the current global step, and into
+    ``trainer.callback_metrics`` (so the run's final metrics, ``status.json`` and sweeps see them).
 
     For hooks where ``LightningModule.log`` is not allowed (``on_fit_end``, ``on_test_end``).
     """
+    trainer.callback_metrics.update({key: torch.tensor(value) for key, value in metrics.items()})
     for logger in trainer.loggers:
         logger.log_metrics(metrics, step=trainer.global_step)
 
