@@ -42,7 +42,7 @@ def _check(src: Tensor, index: Tensor, dim: int, dim_size: int | None, reduce: s
         )
     if index.device != src.device:
         raise ValueError(f"index is on {index.device} but src is on {src.device}; move them to one device")
-    if dim_size is not None and (not isinstance(dim_size, int) or dim_size < 0):
+    if dim_size is not None and (not isinstance(dim_size, int | torch.SymInt) or dim_size < 0):
         raise ValueError(f"dim_size must be an int >= 0 or None, got {dim_size!r}")
     if index.numel() == 0:
         return dim, dim_size or 0

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from e3lab import _value_checks
 from e3lab.graph import AtomsBatch
 from e3lab.models._base import EquivariantTask, OptimizerFactory, SchedulerFactory
 from e3lab.models._ema import weight_average
@@ -162,7 +163,9 @@ class InteratomicPotential(EquivariantTask):
                 f"model.to({batch.pos.dtype})"
             )
         n = len(self.chemical_symbols)
-        if batch.species.numel() and (int(batch.species.min()) < 0 or int(batch.species.max()) >= n):
+        if not batch.species.numel() or not _value_checks.values_checkable(batch.species):
+            return  # GPU batches were checked where they were collated; traced ones have no values
+        if int(batch.species.min()) < 0 or int(batch.species.max()) >= n:
             bad = batch.species[(batch.species < 0) | (batch.species >= n)][0]
             raise ValueError(
                 f"species index {int(bad)} is outside chemical_symbols {self.chemical_symbols} "

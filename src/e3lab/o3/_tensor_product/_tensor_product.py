@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -219,7 +220,7 @@ class TensorProduct(E3nnTensorProductApi, torch.nn.Module):
                 + (f", weight {tuple(weight.shape)}" if per_sample else "")
                 + "; give them equal (or broadcastable) leading dimensions"
             ) from None
-        z = int(torch.Size(batch).numel())
+        z = math.prod(batch)  # a SymInt when traced with symbolic shapes
         x2 = x.expand(*batch, x.shape[-1]).reshape(z, x.shape[-1])
         y2 = y.expand(*batch, y.shape[-1]).reshape(z, y.shape[-1])
         w2 = weight.expand(*batch, weight.shape[-1]).reshape(z, weight.shape[-1]) if per_sample else weight
