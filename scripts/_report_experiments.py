@@ -36,24 +36,25 @@ EXPERIMENTS = {
     for e in (
         Experiment(
             "rect_to_square",
-            "Seed 001, Task 1: an equivariant network moves the corners of a rectangle onto a square. The "
-            "rectangle has less symmetry than the square, so the target is reachable.",
+            "The symmetry-breaking tutorial, task 1: an equivariant network moves the corners of a "
+            "rectangle onto a square. The rectangle has less symmetry than the square, so the target is "
+            "reachable.",
             "test loss < 1% of the all-zero output's loss, displacement error < 0.02",
             _reaches_target,
         ),
         Experiment(
             "square_to_rect",
-            "Seed 001, Task 2: the same network cannot turn a square into a rectangle: the output of an "
-            "equivariant model has at least the input's symmetry. The loss plateaus at the symmetry floor "
-            "(the target's distance to the outputs the square's symmetry group allows), and each node's "
-            "signal shows two symmetric peaks instead of one.",
+            "The symmetry-breaking tutorial, task 2: the same network cannot turn a square into a "
+            "rectangle: the output of an equivariant model has at least the input's symmetry. The loss "
+            "plateaus at the symmetry floor (the target's distance to the outputs the square's symmetry "
+            "group allows), and each node's signal shows two symmetric peaks instead of one.",
             "test loss within 2% of the symmetry floor, 2 peaks per node",
             _stuck_at_floor,
         ),
         Experiment(
             "square_to_rect_broken",
-            "Seed 001, Task 3: an l=2 input proportional to x^2 - y^2 on every node breaks the square's "
-            "symmetry down to the rectangle's, and the network reaches the target.",
+            "The symmetry-breaking tutorial, task 3: an l=2 input proportional to x^2 - y^2 on every "
+            "node breaks the square's symmetry down to the rectangle's, and the network reaches the target.",
             "test loss < 1% of the all-zero output's loss, displacement error < 0.02",
             _reaches_target,
         ),
@@ -66,7 +67,7 @@ EXPERIMENTS = {
         ),
         Experiment(
             "random_clouds",
-            "Seed 000: node regression of a fixed random teacher network on random point clouds "
+            "The convolution guide: node regression of a fixed random teacher network on random point clouds "
             "('10x0e + 10x1e' inputs, '20x0e + 10x1e' outputs).",
             "test R^2 > 0.5 (the student learns the teacher; predicting the mean gives R^2 = 0)",
             lambda m: m["test/r2"] > 0.5,

@@ -1,4 +1,4 @@
-"""Seed 000, the convolution guide, walked through with e3lab.
+"""The convolution guide, walked through with e3lab.
 
 Implements f'_i = 1/sqrt(z) sum_{j in N(i)} f_j (x)(h(|x_ij|)) Y(x_ij / |x_ij|) on a random graph and
 prints, step by step: the edge count and average degree z; the second moments of the input, the

@@ -51,7 +51,7 @@ def test_matches_explicit_loop(float64: None, self_interaction: bool) -> None:
 
 
 def test_matches_e3nn_tutorial_code(float64: None, copy_e3nn_constants) -> None:
-    """Seed 000's code, written with e3nn 0.6.0, gives the same output with the same MLP weights."""
+    """The convolution guide's code, written with e3nn 0.6.0, gives the same output with equal MLP weights."""
     e3nn_o3 = pytest.importorskip("e3nn.o3")
     e3nn_nn = pytest.importorskip("e3nn.nn")
     e3nn_math = pytest.importorskip("e3nn.math")

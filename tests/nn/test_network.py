@@ -1,5 +1,6 @@
-"""EquivariantConvNet: seed 001 defaults, the stacked seed formula (explicit loop), E(3) and permutation
-equivariance, batching, profiler stage names (forward and backward), input validation."""
+"""EquivariantConvNet: the symmetry-breaking tutorial's defaults, the stacked formula of the convolution
+guide (explicit loop), E(3) and permutation equivariance, batching, profiler stage names (forward and
+backward), input validation."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _small_net(**kwargs: object) -> EquivariantConvNet:
     return EquivariantConvNet(**SMALL, **SMALL_KW, **kwargs)  # type: ignore[arg-type]
 
 
-def test_defaults_follow_seed_001() -> None:
+def test_defaults_follow_the_symmetry_breaking_tutorial() -> None:
     net = EquivariantConvNet()
     tutorial = "1x0e+1x1o+1x2e+1x3o+1x4e+1x5o"
     assert str(net.irreps_in) == str(net.irreps_out) == str(net.irreps_hidden) == tutorial

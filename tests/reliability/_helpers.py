@@ -13,7 +13,8 @@ import e3lab.conf
 from e3lab._run import register_resolvers
 
 CONF_DIR = Path(e3lab.conf.__file__).resolve().parent
-# seed 001's rectangle-to-square task, shrunk: lmax 2, a narrow radial MLP, 2 steps per epoch, CSV only
+# the symmetry-breaking tutorial's rectangle-to-square task, shrunk: lmax 2, a narrow radial MLP,
+# 2 steps per epoch, CSV only
 TINY = [
     "experiment=rect_to_square",
     "data.lmax=2",

@@ -1,4 +1,4 @@
-"""Seed 000's random point clouds, with node targets from a fixed random teacher network."""
+"""The convolution guide's random point clouds, with node targets from a fixed random teacher network."""
 
 from __future__ import annotations
 

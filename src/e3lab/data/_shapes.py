@@ -1,4 +1,5 @@
-"""Seed 001's shape tasks: move the 4 corners of a square/rectangle, targets as spherical signals."""
+"""The symmetry-breaking tutorial's shape tasks: move the 4 corners of a square/rectangle, targets as
+spherical signals."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-node spherical-signal regression (seed 001's shape tasks)."""
+"""Per-node spherical-signal regression (the symmetry-breaking tutorial's shape tasks)."""
 
 from __future__ import annotations
 

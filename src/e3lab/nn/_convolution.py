@@ -62,7 +62,8 @@ def check_edge_index(edge_index: torch.Tensor, num_nodes: int) -> None:
 
 
 class Convolution(torch.nn.Module):
-    r"""Point convolution of seed 000: :math:`f'_i = z^{-1/2} \sum_j f_j \otimes(h(|x_{ij}|)) Y(\hat x_{ij})`.
+    r"""The convolution guide's point convolution:
+    :math:`f'_i = z^{-1/2} \sum_j f_j \otimes(h(|x_{ij}|)) Y(\hat x_{ij})`.
 
     ``x_ij = pos_i - pos_j`` for an edge ``j -> i`` (``edge_index[0] = j``, ``edge_index[1] = i``), or the
     given ``edge_vec`` (periodic images). ``Y`` are the spherical harmonics ``0e + 1o + 2e + ...`` up to
@@ -70,11 +71,12 @@ class Convolution(torch.nn.Module):
     ``soft_one_hot_linspace(|x_ij|, 0, max_radius, ...) * sqrt(radial_number)``, giving the per-edge weights
     of the product.
 
-    Two products: ``connection="fully_connected"`` (seed 000) is a ``FullyConnectedTensorProduct(irreps_in,
-    irreps_sh, irreps_out, shared_weights=False)``; ``connection="channelwise"`` (NequIP's convolution) has
-    one ``uvu`` path per input term, harmonic and reachable output irrep, each into its own output term (see
-    :func:`channelwise_paths`): there ``irreps_out`` only selects the output irreps, and ``self.irreps_out``
-    is the product's layout, to be mixed by a following ``o3.Linear``.
+    Two products: ``connection="fully_connected"`` (the convolution guide) is a
+    ``FullyConnectedTensorProduct(irreps_in, irreps_sh, irreps_out, shared_weights=False)``;
+    ``connection="channelwise"`` (NequIP's convolution) has one ``uvu`` path per input term, harmonic and
+    reachable output irrep, each into its own output term (see :func:`channelwise_paths`): there
+    ``irreps_out`` only selects the output irreps, and ``self.irreps_out`` is the product's layout, to be
+    mixed by a following ``o3.Linear``.
 
     Args:
         irreps_in: node input irreps.

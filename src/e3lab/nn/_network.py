@@ -1,4 +1,5 @@
-"""EquivariantConvNet: [Convolution -> Gate] x (num_layers - 1), then a last Convolution (seed 001)."""
+"""EquivariantConvNet: [Convolution -> Gate] x (num_layers - 1), then a last Convolution (the
+symmetry-breaking tutorial's network)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def _gate_for(irreps: o3.Irreps, act_scalars: Mapping[int, Act], act_gates: Mapp
 
 
 class EquivariantConvNet(torch.nn.Module):
-    """Gated point-convolution network of seed 001's symmetry tutorial.
+    """Gated point-convolution network of the symmetry-breaking tutorial.
 
     Layers: ``num_layers - 1`` times ``Convolution -> Gate`` (the convolution outputs the Gate's
     ``irreps_in``: scalars, one ``0e`` gate per gated copy, and the gated irreps), then a last
