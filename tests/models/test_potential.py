@@ -149,9 +149,29 @@ def test_nan_stress_marks_structures_without_one(float64: None) -> None:
     model = potential(NEQUIP, stress_weight=1.0).train()
     b = batch(5, 4)
     b.stress[1] = float("nan")
-    losses = model._losses(model.predict(b, stress=True), b)
+    value, count = model._losses(model.predict(b, stress=True), b)["stress"]
     pred = model.predict(b, stress=True)
-    torch.testing.assert_close(losses["stress"], ((pred["stress"][0] - b.stress[0]) ** 2).mean())
+    torch.testing.assert_close(value, ((pred["stress"][0] - b.stress[0]) ** 2).mean())
+    assert int(count) == 9  # the stress components of the one structure that has a stress
+
+
+def test_the_evaluation_loss_does_not_depend_on_how_the_set_is_cut(float64: None) -> None:
+    model = potential(NEQUIP, stress_weight=1.0).eval()
+    structures = [structure(n, seed) for seed, n in enumerate((3, 5, 4, 6, 2))]  # batch means differ
+    results = []
+    for cuts in ([1, 4], [3, 2], [5]):  # two batches, another two, one
+        start = 0
+        for size in cuts:
+            b = collate_atoms(structures[start : start + size])
+            start += size
+            with torch.no_grad():
+                model.val_loss.update(model._losses(model.predict(b, stress=True), b))
+        results.append(model.val_loss.compute())
+        model.val_loss.reset()
+    for other in results[1:]:
+        assert other.keys() == results[0].keys() == {"loss", "loss_energy", "loss_forces", "loss_stress"}
+        for key, value in other.items():
+            torch.testing.assert_close(value, results[0][key], rtol=1e-12, atol=0)
 
 
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log")

@@ -11,7 +11,7 @@ from e3lab import _value_checks
 from e3lab.graph import AtomsBatch
 from e3lab.models._base import EquivariantTask, OptimizerFactory, SchedulerFactory
 from e3lab.models._ema import weight_average
-from e3lab.models._potential_metrics import PotentialMetrics
+from e3lab.models._potential_metrics import EvaluationLoss, PotentialMetrics
 from e3lab.models._potential_outputs import energy_forces_stress
 from e3lab.o3 import Irreps
 
@@ -116,6 +116,7 @@ class InteratomicPotential(EquivariantTask):
         )
         self.ema = weight_average(self.net, float(ema_decay)) if ema_decay else None
         self.train_metrics, self.val_metrics, self.test_metrics = (PotentialMetrics() for _ in range(3))
+        self.val_loss, self.test_loss = (EvaluationLoss(self.loss_weights) for _ in range(2))
 
     @property
     def inference_net(self) -> torch.nn.Module:
@@ -207,16 +208,19 @@ class InteratomicPotential(EquivariantTask):
         pred = self.predict(batch, forces=want_forces, stress=want_stress, create_graph=training)
         losses = self._losses(pred, batch)
         loss = pred["energy"].new_zeros(())
-        for key, value in losses.items():
+        for key, (value, _) in losses.items():
             loss = loss + self.loss_weights[key] * value
         metrics: PotentialMetrics = getattr(self, f"{stage}_metrics")
         metrics.update(pred, batch)
-        size = batch.num_graphs
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, on_step=training, on_epoch=True)
-        for key, value in losses.items():
-            self.log(f"{stage}/loss_{key}", value, batch_size=size, on_step=False, on_epoch=True)
+        if training:
+            size = batch.num_graphs
+            self.log("train/loss", loss, prog_bar=True, batch_size=size, on_step=True, on_epoch=True)
+            for key, (value, _) in losses.items():
+                self.log(f"train/loss_{key}", value, batch_size=size, on_step=False, on_epoch=True)
+        else:  # logged at the epoch's end: exact over the whole set (see EvaluationLoss)
+            getattr(self, f"{stage}_loss").update(losses)
         for name, metric in metrics.updated().items():
-            self.log(f"{stage}/{name}", metric, batch_size=size, on_step=False, on_epoch=True)
+            self.log(f"{stage}/{name}", metric, batch_size=batch.num_graphs, on_step=False, on_epoch=True)
         return loss
 
     def _stress_wanted(self, batch: AtomsBatch, training: bool) -> bool:
@@ -228,19 +232,37 @@ class InteratomicPotential(EquivariantTask):
             return False
         return bool((torch.linalg.det(batch.cell).abs() > 1e-12).all())
 
-    def _losses(self, pred: dict[str, torch.Tensor], batch: AtomsBatch) -> dict[str, torch.Tensor]:
-        """MSE of the per-atom energy, the force components and the stress components (those with targets;
-        structures whose stress target is NaN are left out of the stress term)."""
+    def _losses(
+        self, pred: dict[str, torch.Tensor], batch: AtomsBatch
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor | int]]:
+        """``(MSE, number of entries)`` of the per-atom energy, the force components and the stress
+        components (those with targets; structures whose stress target is NaN are left out of the stress
+        term)."""
         losses = {}
         if batch.energy is not None:
             num_atoms = batch.num_atoms.to(pred["energy"])
-            losses["energy"] = torch.mean(((pred["energy"] - batch.energy) / num_atoms) ** 2)
+            error = (pred["energy"] - batch.energy) / num_atoms
+            losses["energy"] = (torch.mean(error**2), error.numel())
         if "forces" in pred and batch.forces is not None:
-            losses["forces"] = torch.mean((pred["forces"] - batch.forces) ** 2)
+            error = pred["forces"] - batch.forces
+            losses["forces"] = (torch.mean(error**2), error.numel())
         if "stress" in pred and batch.stress is not None:
             rows = torch.isfinite(batch.stress).all(dim=(1, 2))
-            losses["stress"] = torch.mean((pred["stress"][rows] - batch.stress[rows]) ** 2)
+            error = pred["stress"][rows] - batch.stress[rows]
+            losses["stress"] = (torch.mean(error**2), 9 * rows.sum())
         return losses
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_evaluation_loss("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_evaluation_loss("test")
+
+    def _log_evaluation_loss(self, stage: str) -> None:
+        evaluation: EvaluationLoss = getattr(self, f"{stage}_loss")
+        for name, value in evaluation.compute().items():  # already reduced over the DDP ranks
+            self.log(f"{stage}/{name}", value, prog_bar=name == "loss", on_epoch=True)
+        evaluation.reset()
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.ema is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from torchmetrics import MeanAbsoluteError, MeanSquaredError, Metric
+from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError, Metric
 
 from e3lab.graph import AtomsBatch
 
@@ -54,3 +54,39 @@ class PotentialMetrics(torch.nn.Module):
     def updated(self) -> dict[str, Metric]:
         """The metrics updated since the last reset (Lightning computes and resets them at epoch end)."""
         return {name: metric for name, metric in self.metrics.items() if metric.update_called}
+
+
+class EvaluationLoss(torch.nn.Module):
+    """The weighted loss of a whole validation or test set, the same however it is cut into batches or shared
+    out to DDP ranks.
+
+    A batch's loss term is a mean over its entries (structures for the per-atom energy, force components,
+    stress components); averaging batch values would weight an entry by its batch's size. Here each term is
+    a torchmetrics mean weighted by its entry count (reduced over the ranks by torchmetrics), and the loss is
+    ``sum_k weight_k * mean_k`` over the terms that saw data.
+
+    Args:
+        weights: loss weight per term (``energy``, ``forces``, ``stress``).
+    """
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        super().__init__()
+        self.weights = dict(weights)
+        self.means = torch.nn.ModuleDict({key: MeanMetric() for key in self.weights})
+
+    def update(self, terms: dict[str, tuple[torch.Tensor, torch.Tensor | int]]) -> None:
+        """Add one batch: ``terms[key] = (mean over the batch's entries, number of entries > 0)``."""
+        for key, (value, count) in terms.items():
+            self.means[key].update(value.detach(), weight=count)
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        """``{"loss": total, "loss_<term>": mean, ...}`` of the data seen since the last :meth:`reset`."""
+        seen = {key: metric.compute() for key, metric in self.means.items() if metric.update_called}
+        out = {f"loss_{key}": value for key, value in seen.items()}
+        if seen:
+            out["loss"] = sum(self.weights[key] * value for key, value in seen.items())
+        return out
+
+    def reset(self) -> None:
+        for metric in self.means.values():
+            metric.reset()
