@@ -19,7 +19,7 @@ Cases (CPU sizes; ``--device cuda`` uses the issue's GPU sizes, ``--scale`` mult
   sh_l2/6   spherical harmonics of 50k vectors (500k)
   force_*   interatomic potentials (scripts/bench_forces.py): "forward" is an MD step (energy and forces),
             "train" the force-training step (forces with create_graph, a loss on energy and forces, its
-            gradient); seed convolutions at 1k and 10k nodes, NequIP-style channelwise layers at 1k
+            gradient); seed convolutions at 1k and 10k nodes, NequIP-style channelwise layers at 1k and 10k
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` above the inputs; on CPU the allocator events of
 ``torch.profiler(profile_memory=True)`` during one forward+backward, summed in time order (peak of live bytes
 allocated inside the call, inputs excluded).
@@ -64,6 +64,7 @@ SIZES = {  # case -> (CPU size, GPU size): edges, nodes or vectors
     "force_seed_1k": (1_000, 10_000),
     "force_seed_10k": (10_000, 50_000),
     "force_uvu_1k": (1_000, 10_000),
+    "force_uvu_10k": (10_000, 50_000),
 }
 GOALS = {
     "tp_seed": None,
@@ -77,6 +78,7 @@ GOALS = {
     "force_seed_1k": (5, 2),
     "force_seed_10k": (5, 2),
     "force_uvu_1k": (5, 2),
+    "force_uvu_10k": (5, 2),
 }
 RATIO_COLUMNS = [f"x vs {peer}" for peer in PEERS]
 
@@ -284,23 +286,28 @@ def main(argv: list[str] | None = None) -> dict:
         "keep freed memory (mallopt)" if args.keep_freed_memory and keep_freed_memory() else "default"
     )
     print(", ".join(f"{k}: {v}" for k, v in meta.items() if k != "affinity"))
-    rows = []
-    for name in names:
-        size = max(1, int(SIZES[name][device.type == "cuda"] * args.scale))
-        print(f"case {name} ({size})", flush=True)
-        case_rows = _run_case(name, size, device, impl_names, args)
-        print("\n".join(markdown_table(case_rows).splitlines()[2:]), flush=True)  # in case a later one dies
-        rows += case_rows
-    table = markdown_table(rows)
-    print(table)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = args.tag or f"bench_{device.type}_{meta['date'][:10]}"
     command = "python scripts/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    rows: list[dict] = []
+    for name in names:
+        size = max(1, int(SIZES[name][device.type == "cuda"] * args.scale))
+        print(f"case {name} ({size})", flush=True)
+        case_rows = _run_case(name, size, device, impl_names, args)
+        print("\n".join(markdown_table(case_rows).splitlines()[2:]), flush=True)
+        rows += case_rows
+        result = _write(out / stem, meta, command, rows)  # after every case: a killed run keeps its cases
+    print(markdown_table(rows))
+    return result
+
+
+def _write(stem: Path, meta: dict, command: str, rows: list[dict]) -> dict:
+    """``<stem>.json`` (meta, command, goals, rows) and ``<stem>.md`` (meta list and table); the result."""
     result = {"meta": meta, "command": command, "goals": GOALS, "results": rows}
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
     header = "\n".join(f"- {k}: {v}" for k, v in meta.items()) + f"\n- command: `{command}`\n\n"
-    (out / f"{stem}.md").write_text(header + table + "\n")
+    stem.with_suffix(".md").write_text(header + markdown_table(rows) + "\n")
     return result
 
 

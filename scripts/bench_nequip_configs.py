@@ -148,6 +148,9 @@ E3LAB_MODELS: dict[str, list[str]] = {
         "model.net.radial_number=8",
         "model.net.radial_p=6",
     ],
+    # experiment=emt_cu's own backbone (conf/model/net/nequip_cpu.yaml): the same 4 layers, l_max 1,
+    # 32 features, 8 Bessels and p = 6, with natural parities only (0e + 1o) and a radial MLP 2 x 32
+    "nequip_cpu": ["model/net=nequip_cpu"],
 }
 
 

@@ -50,3 +50,22 @@ def test_impls_selects_rows_and_rejects_unknown(bench: ModuleType, tmp_path: Pat
     assert "e3lab-compiled" in bench.OURS  # the compiled e3lab row exists (skipped here: compiling is slow)
     with pytest.raises(SystemExit):
         bench.main([*argv, "--impls", "e3nn", "--out-dir", str(tmp_path)])
+
+
+def test_a_run_that_dies_keeps_the_cases_it_finished(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measure = bench._run_case
+
+    def dies_on_the_second_case(name: str, *args: object) -> list[dict]:
+        if name == "sh_l6":
+            raise MemoryError("killed")
+        return measure(name, *args)
+
+    monkeypatch.setattr(bench, "_run_case", dies_on_the_second_case)
+    argv = ["--scale", "0.004", "--repeats", "1", "--inner", "1", "--warmup", "1", "--impls", "e3lab,e3nn"]
+    with pytest.raises(MemoryError):
+        bench.main([*argv, "--cases", "sh_l2,sh_l6", "--out-dir", str(tmp_path), "--tag", "died"])
+    saved = json.loads((tmp_path / "died.json").read_text())
+    assert [(row["case"], row["impl"]) for row in saved["results"]] == [("sh_l2", "e3lab"), ("sh_l2", "e3nn")]
+    assert "| sh_l2 | e3lab |" in (tmp_path / "died.md").read_text()

@@ -65,22 +65,38 @@ def test_the_nequip_config_reads_the_same_files(dry_run: dict) -> None:
     assert (model["num_layers"], model["l_max"], model["num_features"], model["r_max"]) == (4, 1, 32, 5.0)
 
 
-def test_the_e3lab_overrides_compose_to_the_same_setting(
-    bench: ModuleType, dry_run: dict, tmp_path: Path
-) -> None:
-    command = dry_run["runs"]["e3lab"]["final"]["command"]
-    overrides = [arg for arg in command[2:] if not arg.startswith(("hydra.", "name="))]
+def _compose(overrides: list[str]):
     register_resolvers()
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose("train", overrides=overrides)
+            return compose("train", overrides=overrides)
     finally:
         GlobalHydra.instance().clear()
+
+
+def test_the_e3lab_overrides_compose_to_the_same_setting(
+    bench: ModuleType, dry_run: dict, tmp_path: Path
+) -> None:
+    command = dry_run["runs"]["e3lab"]["final"]["command"]
+    cfg = _compose([arg for arg in command[2:] if not arg.startswith(("hydra.", "name="))])
     assert cfg.data.file_path == dry_run["data"]["files"]["train"] and cfg.data.cutoff == 5.0
     assert cfg.data.batch_size == 5 and cfg.model.ema_decay == 0.999 and cfg.model.stress_weight == 1.0
     assert cfg.model.net.num_features == 32 and cfg.model.net.num_layers == 4
     assert cfg.callbacks.bench_recorder._target_ == "bench_wall_clock.WallClockRecorder"
+
+
+@pytest.mark.parametrize(
+    "model, parity, radial_hidden", [("nequip_size", True, 64), ("nequip_cpu", False, 32)]
+)
+def test_each_e3lab_backbone_composes_at_the_tutorial_depth_and_width(
+    bench: ModuleType, dry_run: dict, model: str, parity: bool, radial_hidden: int
+) -> None:
+    files = dry_run["data"]["files"]
+    cfg = _compose(bench.e3lab_overrides(files, 0.01, 60.0, Path("record"), model))
+    net = cfg.model.net
+    assert (net.num_layers, net.lmax, net.num_features, net.radial_number) == (4, 1, 32, 8)
+    assert (net.parity, net.radial_hidden) == (parity, radial_hidden)
 
 
 class _Line(L.LightningModule):
