@@ -16,8 +16,9 @@ __all__ = ["cache_dir", "load_library", "native_status"]
 
 ENV_CACHE = "E3LAB_CACHE_DIR"
 # -march=native: the library is built on the machine that runs it (the cache key holds the CPU's flags);
-# -fopenmp-simd: honour the `omp simd` reductions without linking an OpenMP runtime
-FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-fopenmp-simd", "-fPIC", "-shared", "-std=c11")
+# -fopenmp: `omp simd` reductions, and tp_run's parallel loop on libgomp, which resolves at load time to the
+# libgomp.so.1 that torch has loaded (one OpenMP runtime and one set of worker threads in the process)
+FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-fopenmp", "-fPIC", "-shared", "-std=c11")
 PRECISIONS = {"float32": "float", "float64": "double"}
 
 _libraries: dict[tuple[str, str], ctypes.CDLL | None] = {}

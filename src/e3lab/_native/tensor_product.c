@@ -1,7 +1,7 @@
 /* Fused CPU tensor product for a spherical-harmonics-like second operand (every term of in2 has mul 1).
  *
  * Compiled at first use by e3lab._native (once per machine and precision: -DREAL=float or double) and
- * called through ctypes with the GIL released, so Python threads can run disjoint row ranges at once.
+ * called through ctypes with the GIL released; tp_run (at the end) runs disjoint row ranges on OpenMP threads.
  * Everything a path needs is recomputed per row from x, y and the weights: nothing of size [rows, ...] is
  * written besides the outputs and the requested gradients, which is where the speed comes from.
  *
@@ -958,4 +958,38 @@ int tp_double_backward_lanes(int64_t rows, const int64_t *meta, const int64_t *t
     second_free(&d);
     lanes_free(&s);
     return 0;
+}
+
+/* Row ranges in parallel on the OpenMP runtime the process already has (PyTorch's: the library's libgomp
+ * resolves to the one loaded with torch), so the kernels share PyTorch's worker threads instead of competing
+ * with them for the cores. args holds chunks x n_args values, chunk c's arguments of the entry point at
+ * args[c * n_args]: int64 values (rows, n_hidden) cast to pointers, NULL for absent arrays. Returns 1 if
+ * a chunk could not allocate its scratch buffers. */
+#define I64(k) ((int64_t)(intptr_t)a[k])
+#define HEAD I64(0), a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], I64(11)
+enum { E_FORWARD, E_BACKWARD, E_DOUBLE, E_FORWARD_LANES, E_BACKWARD_LANES, E_DOUBLE_LANES };
+
+static int call_entry(int64_t entry, void *const *a) {
+    switch (entry) {
+    case E_FORWARD: return tp_forward(HEAD, a[12], a[13], a[14]);
+    case E_FORWARD_LANES: return tp_forward_lanes(HEAD, a[12], a[13], a[14]);
+    case E_BACKWARD: return tp_backward(HEAD, a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19]);
+    case E_BACKWARD_LANES:
+        return tp_backward_lanes(HEAD, a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19]);
+    case E_DOUBLE:
+        return tp_double_backward(HEAD, a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21],
+                                  a[22], a[23], a[24], a[25]);
+    case E_DOUBLE_LANES:
+        return tp_double_backward_lanes(HEAD, a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20],
+                                        a[21], a[22], a[23], a[24], a[25]);
+    default: return 2;
+    }
+}
+
+int tp_run(int64_t entry, int64_t chunks, int64_t n_args, void *const *args) {
+    if (chunks == 1) return call_entry(entry, args);
+    int failed = 0;
+#pragma omp parallel for num_threads(chunks) schedule(static, 1) reduction(| : failed)
+    for (int64_t c = 0; c < chunks; c++) failed |= call_entry(entry, args + c * n_args);
+    return failed;
 }

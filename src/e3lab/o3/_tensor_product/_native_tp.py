@@ -9,7 +9,8 @@ what it needs), so the memory traffic is the inputs, the output and the requeste
 Optionally the weights are the last layer of a radial MLP, ``hidden @ mlp``, computed row by row inside the
 product (:meth:`NativeTensorProduct.apply_fused`): the ``[rows, weight_numel]`` tensor never exists.
 
-Rows are split between ``torch.get_num_threads()`` Python threads; the C calls release the GIL. Derivatives
+Rows are split into ``torch.get_num_threads()`` ranges that the library runs on PyTorch's OpenMP threads
+(``_native_calls.run``; the GIL is released). Derivatives
 of every order (forces by ``create_graph=True``, then their training gradient) are made of the same two C
 entry points, see :mod:`._autograd`.
 """
@@ -28,7 +29,6 @@ from e3lab.o3._tensor_product._native_calls import (
     DTYPES,
     available,
     empty_like,
-    library,
     ptr,
     row,
     run,
@@ -179,10 +179,9 @@ class NativeTensorProduct:
         """Call ``tp_<entry><variant>`` on each thread's row range; ``args(a, b, index)`` -> its arguments."""
         meta = self.meta.clone()
         meta[5] = numel
-        function = getattr(library(x.dtype), f"tp_{entry}{self._variant(fused)}")
         head = (ptr(meta), ptr(self.terms), ptr(self.paths), ptr(self.cg_idx), ptr(self.cg_val[x.dtype]))
-        ranges = split(rows)
-        run([lambda a=a, b=b, i=i: function(b - a, *head, *args(a, b, i)) for i, (a, b) in enumerate(ranges)])
+        chunks = [(b - a, *head, *args(a, b, i)) for i, (a, b) in enumerate(split(rows))]
+        run(f"{entry}{self._variant(fused)}", x.dtype, chunks)
 
     def forward(
         self,
