@@ -249,6 +249,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--nequip-python", default=None)
     add("--out", default=str(ROOT / "experiments" / "nequip_comparison"))
     add("--work", default=None, help="default outputs/bench_nequip/<date>_<time>")
+    add(
+        "--md-from",
+        default=None,
+        help="an earlier results.json: reuse its data and trained checkpoints, time MD only",
+    )
     add("--dry-run", action="store_true")
     return parser
 
@@ -275,6 +280,21 @@ def md_speeds(
     return rows
 
 
+def _trained_before(args: argparse.Namespace, frameworks: list[str]) -> dict[str, Any]:
+    """The data and training runs of ``--md-from`` (an earlier ``results.json``), for timing MD again."""
+    earlier = json.loads(Path(args.md_from).read_text())
+    checkpoints = {f: (earlier["runs"].get(f, {}).get("final") or {}).get("best_ckpt") for f in frameworks}
+    missing = [f for f, ckpt in checkpoints.items() if not ckpt]
+    gone = [f for f, ckpt in checkpoints.items() if ckpt and not Path(ckpt).is_file()]
+    if missing or gone:
+        raise SystemExit(
+            f"--md-from {args.md_from}: no best checkpoint recorded for {missing}, or its file is gone for "
+            f"{gone}; rerun the training (without --md-from)"
+        )
+    runs = {f: earlier["runs"][f] for f in frameworks}
+    return {"args": vars(args), "data": earlier["data"], "runs": runs, "md": [], "trained": earlier["args"]}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); return the results (also in ``--out/results.json``)."""
     args = _parser().parse_args(argv)
@@ -290,11 +310,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             flush=True,
         )
         frameworks.remove("nequip")
-    data = write_data(Path(args.work))
-    print(f"data: {data['files']}; zero-force MAE {data['zero_force_mae']:.4f} eV/A", flush=True)
-    results: dict[str, Any] = {"args": vars(args), "data": data, "runs": {}, "md": []}
-    for framework in frameworks:
-        results["runs"][framework] = run_framework(framework, args, data)
+    if args.md_from:
+        results = _trained_before(args, frameworks)
+    else:
+        data = write_data(Path(args.work))
+        print(f"data: {data['files']}; zero-force MAE {data['zero_force_mae']:.4f} eV/A", flush=True)
+        results = {"args": vars(args), "data": data, "runs": {}, "md": []}
+        for framework in frameworks:
+            results["runs"][framework] = run_framework(framework, args, data)
+    data = results["data"]
     if not args.no_md:
         results["md"] = md_speeds(frameworks, results["runs"], args, data)
     if args.dry_run:

@@ -115,6 +115,18 @@ def _goals(rows: dict[str, dict[str, float]], md: list[dict[str, Any]]) -> list[
     return lines
 
 
+def _trained_line(results: dict[str, Any]) -> list[str]:
+    """With ``--md-from``: where the training runs (curves, test metrics, checkpoints) come from."""
+    trained = results.get("trained")
+    if not trained:
+        return []
+    return [
+        f"Training and test: the earlier runs of `{results['args']['md_from']}` (work folder "
+        f"`{trained['work']}`, budget {trained['budget_min']:g} min, lr sweep {trained['lr_sweep']}, "
+        f"e3lab backbone {trained['e3lab_model']}); MD timed again by this command.",
+    ]
+
+
 def write_report(results: dict[str, Any], out: Path, command: str) -> Path:
     """Write ``out/README.md`` and ``out/curves.png`` from the benchmark's ``results``."""
     _plot(results, out / "curves.png")
@@ -129,6 +141,7 @@ def write_report(results: dict[str, Any], out: Path, command: str) -> Path:
         f"    python scripts/{command}",
         "",
         f"Machine: {_machine()}; {args['threads']} threads per run, one run at a time.",
+        *_trained_line(results),
         f"Versions: torch {_version('torch')}, lightning {_version('lightning')}, ase {_version('ase')}, "
         f"nequip {_version('nequip', nequip_python) if nequip_python else 'not run'}.",
         "",

@@ -230,3 +230,25 @@ def test_a_tiny_e3lab_run_writes_the_comparison(bench: ModuleType, tmp_path: Pat
     assert "steps_per_s" in export or "cannot be exported" in export["error"]
     readme = (tmp_path / "out" / "README.md").read_text()
     assert "| e3lab | 0.002 |" in readme and (tmp_path / "out" / "curves.png").is_file()
+
+
+def test_md_from_reuses_the_trained_checkpoints_and_says_when_one_is_gone(
+    bench: ModuleType, dry_run: dict, tmp_path: Path
+) -> None:
+    ckpt = tmp_path / "best.ckpt"
+    ckpt.write_text("weights")
+    earlier = {
+        "args": {"work": "w", "budget_min": 8, "lr_sweep": "0.01", "e3lab_model": "nequip_cpu"},
+        "data": dry_run["data"],
+        "runs": {"e3lab": {"final": {"best_ckpt": str(ckpt)}, "sweep": [], "lr": 0.01}},
+    }
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(earlier))
+    argv = ["--md-from", str(path), "--frameworks", "e3lab", "--md-forms", "eager", "--dry-run"]
+    results = bench.main([*argv, "--work", str(tmp_path / "work")])
+    assert results["runs"] == earlier["runs"] and results["trained"] == earlier["args"]
+    (row,) = results["md"]
+    assert row["form"] == "eager" and str(ckpt) in row["command"]
+    ckpt.unlink()
+    with pytest.raises(SystemExit, match="gone for \\['e3lab'\\]"):
+        bench.main([*argv, "--work", str(tmp_path / "work")])
