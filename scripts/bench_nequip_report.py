@@ -153,7 +153,7 @@ def write_report(results: dict[str, Any], out: Path, command: str) -> Path:
         f"validation MAE: {1e3 * results['data']['zero_force_mae']:.0f} meV/A.",
         "NequIP: tutorial model (NequIPGNNModel, 4 layers, l_max 1, 32 features, radial MLP 2x64, 8 Bessels, "
         "p=6). "
-        f"e3lab: `experiment=emt_cu`, backbone `{args['e3lab_model']}`.",
+        f"e3lab: `experiment=emt_cu`, backbone `{results.get('trained', args)['e3lab_model']}`.",
         "",
         "![validation force MAE against wall time](curves.png)",
         "",
