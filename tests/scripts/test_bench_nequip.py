@@ -211,10 +211,10 @@ def test_the_report_has_the_tables_the_plot_and_the_goals(
     assert "= 4.00x (goal >= 3x): met" in text and "0.60x NequIP's 5.0 min (goal <= 0.33x): not met" in text
     assert "failed: ExportError: the potential / cannot be exported" in text
     assert "backbone `nequip_size`" in text
-    results["args"]["md_from"] = "earlier/results.json"
+    results["args"]["md_from"] = "e/results.json"
     results["trained"] = {"work": "w", "budget_min": 8, "lr_sweep": "0.01", "e3lab_model": "nequip_cpu"}
-    text = report.write_report(results, tmp_path, "bench_nequip.py --md-from earlier/results.json").read_text()
-    assert "backbone `nequip_cpu`" in text and "the earlier runs of `earlier/results.json`" in text
+    text = report.write_report(results, tmp_path, "bench_nequip.py --md-from e/results.json").read_text()
+    assert "backbone `nequip_cpu`" in text and "the earlier runs of `e/results.json`" in text
 
 
 @pytest.mark.slow
