@@ -11,10 +11,16 @@ Tests patch this one function to see which checks a GPU run would skip (``tests/
 from __future__ import annotations
 
 import torch
+from torch.fx.experimental.proxy_tensor import get_proxy_mode
 
-__all__ = ["values_checkable"]
+__all__ = ["being_traced", "values_checkable"]
 
 
 def values_checkable(*tensors: torch.Tensor) -> bool:
     """True when every tensor is on the CPU, so reading its values needs no device synchronisation."""
     return all(t.device.type == "cpu" for t in tensors)
+
+
+def being_traced() -> bool:
+    """True while ``torch.compile`` or ``make_fx`` traces (tensors have no values to read there)."""
+    return torch.compiler.is_compiling() or get_proxy_mode() is not None

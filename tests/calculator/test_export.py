@@ -10,20 +10,26 @@ from e3lab.calculator import E3labCalculator, ExportError
 from ._potentials import PairPotential, periodic_structure, tiny_potential
 
 
-def _energy_forces(calc, atoms):
+def _energy_forces_stress(calc, atoms, stress):
     atoms = atoms.copy()
     atoms.calc = calc
-    return atoms.get_potential_energy(), atoms.get_forces()
+    return atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress() if stress else None
 
 
-def _same_as_eager(model, form):
+def _same_as_eager(model, form, stress=False):
+    """The traced form of ``model`` gives the eager numbers on two periodic structures (one trace each for
+    energy-and-forces and, with ``stress``, energy-forces-and-stress)."""
     eager, traced = E3labCalculator(model), E3labCalculator(model, form=form)
     for atoms in (periodic_structure(seed=1), periodic_structure(seed=2, repeat=1)):  # 32 and 4 atoms
-        energy, forces = _energy_forces(traced, atoms)
-        reference = _energy_forces(eager, atoms)
+        energy, forces, virial = _energy_forces_stress(traced, atoms, stress)
+        reference = _energy_forces_stress(eager, atoms, stress)
         assert energy == pytest.approx(reference[0], abs=1e-10)
         np.testing.assert_allclose(forces, reference[1], atol=1e-10)
-    assert set(traced._exported) == {False} and traced._exported[False].form == form
+        if stress:
+            np.testing.assert_allclose(virial, reference[2], atol=1e-12)
+    assert set(traced._exported) == ({False, True} if stress else {False})
+    assert all(exported.form == form for exported in traced._exported.values())
+    return traced
 
 
 def test_export_gives_the_eager_numbers_for_any_size():
@@ -35,8 +41,20 @@ def test_aoti_gives_the_eager_numbers_for_any_size():
     _same_as_eager(PairPotential(), "aoti")
 
 
-def test_an_e3lab_potential_exports_to_the_eager_numbers():
-    _same_as_eager(tiny_potential(), "export")
+def test_an_e3lab_potential_exports_to_the_eager_numbers_on_its_kernels():
+    calc = _same_as_eager(tiny_potential(), "export")
+    operators = {str(node.target) for node in calc._exported[False].program.graph.nodes}
+    # the product and its backward (the forces) run as e3lab's operators on the native kernel, not as einsums
+    assert {"e3lab.tp_product.default", "e3lab.tp_product_grad.default"} <= operators
+
+
+def test_an_e3lab_potential_exports_its_stress_to_the_eager_numbers():
+    _same_as_eager(tiny_potential(), "export", stress=True)
+
+
+@pytest.mark.slow
+def test_an_e3lab_potential_compiles_with_aoti_to_the_eager_numbers():
+    _same_as_eager(tiny_potential(), "aoti", stress=True)
 
 
 class _DataDependentPotential(PairPotential):

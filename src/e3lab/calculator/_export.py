@@ -4,10 +4,13 @@ compiled ahead of time by AOTInductor.
 Forces are ``-dE/dpos``, an autograd call that ``torch.export`` cannot trace by itself. So the whole
 computation (forward, then the backward that gives the forces, and the strain derivative for stress) is
 first unrolled into one graph of aten operations by ``make_fx`` with symbolic shapes; that graph has no
-autograd call left and is exported with a dynamic number of atoms and edges. While tracing, the native C
-kernels are off (a traced graph cannot call into C through ctypes: the exported graph runs PyTorch's own
-operations, the AOTInductor form compiles them to C++), and so are the value checks of e3lab's modules
-(``e3lab._value_checks``: symbolic tensors have no values to read; the calculator checked its inputs).
+autograd call left and is exported with a dynamic number of atoms and edges. e3lab's fused tensor-product
+kernels (native C on CPU, Triton on CUDA) stay in that graph as the custom operators ``e3lab::tp_product`` and
+``e3lab::tp_product_grad``, so the exported program and the AOTInductor-compiled one call them as eager mode
+does; the operators name their kernels by a key of this process, so a program is used where it was made (the
+calculator builds it on first use). While tracing, the value checks of e3lab's modules are off
+(``e3lab._value_checks``: symbolic tensors have no values to read; the calculator checked its inputs, and the
+operators check their edge indices when they run).
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from torch import Tensor
 
 from e3lab import _value_checks
 from e3lab.graph import AtomsBatch
-from e3lab.o3 import native_enabled, set_native
 
 __all__ = ["ExportError", "ExportedPotential", "export_potential"]
 
@@ -69,13 +71,8 @@ def _failure_site(err: BaseException) -> str:
 
 @contextlib.contextmanager
 def _tracing_switches() -> Iterator[None]:
-    """Native kernels and value checks off, duck shapes off, for the duration of a trace."""
-    native, duck, checkable = (
-        native_enabled(),
-        torch.fx.experimental._config.use_duck_shape,
-        _value_checks.values_checkable,
-    )
-    set_native(False)
+    """Value checks off, duck shapes off, for the duration of a trace."""
+    duck, checkable = torch.fx.experimental._config.use_duck_shape, _value_checks.values_checkable
     # without duck shapes, a size that equals another at trace time (128 atoms, 128 channels) stays its own
     # symbol instead of being unified with it, which would tie the number of atoms to a constant
     torch.fx.experimental._config.use_duck_shape = False
@@ -83,7 +80,6 @@ def _tracing_switches() -> Iterator[None]:
     try:
         yield
     finally:
-        set_native(native)
         torch.fx.experimental._config.use_duck_shape = duck
         _value_checks.values_checkable = checkable
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch.profiler import record_function
 
+from e3lab import _value_checks
 from e3lab.graph import AtomsBatch
 
 # profiler ranges of a prediction (the timing breakdown shows them): the energy pass, then one gradient
@@ -17,10 +18,11 @@ AtomicEnergy = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def cell_volumes(cell: torch.Tensor) -> torch.Tensor:
-    """``|det(cell)|`` of ``cell: [B, 3, 3]``, raising ValueError for a cell without volume."""
+    """``|det(cell)|`` of ``cell: [B, 3, 3]``, raising ValueError for a cell without volume (not while traced:
+    the calculator checks the cell before it runs an exported potential)."""
     volume = torch.linalg.det(cell).abs()
     flat = volume <= 1e-12
-    if bool(flat.any()):
+    if not _value_checks.being_traced() and bool(flat.any()):  # a trace (export) has no values to check
         k = int(flat.nonzero()[0, 0])
         raise ValueError(
             f"stress needs a cell with a volume, but structure {k} of the batch has cell volume "
@@ -59,7 +61,12 @@ def energy_forces_stress(
         wanted.append(strain)
     with record_function("energy"):
         atomic = atomic_energy(pos, batch.edge_vectors(pos, cell))
-        energy = atomic.new_zeros(batch.num_graphs).index_add(0, batch.batch, atomic)
+        if batch.num_graphs == 1:
+            # one structure (the calculator, MD): a plain sum; AOTInductor's vectorised C++ cannot emit a
+            # scatter into a single element (torch 2.13: AssertionError in CppVecKernel.store)
+            energy = atomic.sum().reshape(1)
+        else:
+            energy = atomic.new_zeros(batch.num_graphs).index_add(0, batch.batch, atomic)
     out = {"energy": energy, "atomic_energy": atomic}
     if not wanted:
         return out

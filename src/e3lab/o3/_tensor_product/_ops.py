@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.fx.experimental.proxy_tensor import get_proxy_mode
 
 from e3lab import _value_checks
 from e3lab.o3._tensor_product._autograd import (
@@ -62,11 +61,7 @@ def _contiguous(slots: Slots) -> Slots:
 
 def tracing(slots: Slots) -> bool:
     """Whether this call is being traced (dynamo, ``make_fx``, fake or functional tensors)."""
-    return (
-        torch.compiler.is_compiling()
-        or get_proxy_mode() is not None
-        or any(t is not None and type(t) not in _PLAIN for t in slots)
-    )
+    return _value_checks.being_traced() or any(t is not None and type(t) not in _PLAIN for t in slots)
 
 
 def apply_product(kernels: Kernels, slots: Slots, edges: Edges | None = None) -> Tensor:
@@ -74,7 +69,8 @@ def apply_product(kernels: Kernels, slots: Slots, edges: Edges | None = None) ->
     every order. With ``edges = (src, dst, num_nodes)``, ``x`` is a node array read at ``src`` and the rows
     are summed into ``dst``: ``[num_nodes, out.dim]``."""
     if edges is not None:
-        edges = (edges[0].long().contiguous(), edges[1].long().contiguous(), int(edges[2]))
+        num_nodes = edges[2] if isinstance(edges[2], torch.SymInt) else int(edges[2])  # symbolic stays so
+        edges = (edges[0].long().contiguous(), edges[1].long().contiguous(), num_nodes)
     if tracing(slots):
         src, dst, num_nodes = edges if edges is not None else (None, None, 0)
         return torch.ops.e3lab.tp_product(kernels.key, *slots, src, dst, num_nodes)
