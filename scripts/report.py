@@ -121,9 +121,19 @@ def write_readme(exp: Experiment, result: dict, figures: list[str], out_dir: Pat
     (out_dir / "README.md").write_text("\n".join(lines) + "\n")
 
 
+# folders of experiments/ written by the benchmark scripts, listed at the end of the index
+BENCHMARKS = {
+    "benchmarks": "`scripts/bench.py`: e3lab's kernels against e3nn (eager and compiled) and cuEquivariance, "
+    "CPU and GPU, rounds 1-6 (round 6: force fields)",
+    "nequip_comparison": "`scripts/bench_nequip.py`: time-to-accuracy and MD speed against NequIP 0.19 on "
+    "its toy Cu set",
+}
+
+
 def write_index(experiments_dir: Path) -> None:
     """``experiments/README.md``: one row per reported experiment and the wall time of each command."""
-    results = [json.loads(p.read_text()) for p in sorted(experiments_dir.glob("*/results.json"))]
+    files = [p for p in sorted(experiments_dir.glob("*/results.json")) if p.parent.name not in BENCHMARKS]
+    results = [json.loads(p.read_text()) for p in files]
     order = list(EXPERIMENTS)
     results.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
     lines = [
@@ -172,6 +182,8 @@ def write_index(experiments_dir: Path) -> None:
                 f"- `{r['command']}`: {_wall_text(r)} on {r['machine']}: Python start-up, imports, "
                 "W&B (offline), training, validation and test."
             )
+    lines += ["", "## Benchmarks (their own scripts, not run by this one)", ""]
+    lines += [f"- [{folder}/]({folder}/README.md): {what}" for folder, what in BENCHMARKS.items()]
     (experiments_dir / "README.md").write_text("\n".join(lines) + "\n")
 
 
