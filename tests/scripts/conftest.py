@@ -17,6 +17,8 @@ def _load(name: str) -> ModuleType:
     """Import ``scripts/<name>.py`` once (registered in ``sys.modules`` so its own imports resolve)."""
     if name in sys.modules:
         return sys.modules[name]
+    if str(SCRIPTS) not in sys.path:  # as when run as `python scripts/<name>.py`: its siblings import
+        sys.path.insert(0, str(SCRIPTS))
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
