@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -53,8 +55,10 @@ def test_an_e3lab_potential_exports_its_stress_to_the_eager_numbers():
 
 
 @pytest.mark.slow
-def test_an_e3lab_potential_compiles_with_aoti_to_the_eager_numbers():
+def test_an_e3lab_potential_compiles_with_aoti_to_the_eager_numbers(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     _same_as_eager(tiny_potential(), "aoti", stress=True)
+    assert not list(tmp_path.glob("e3lab_aoti_*"))  # the compiled packages are loaded, then removed
 
 
 class _DataDependentPotential(PairPotential):

@@ -136,9 +136,10 @@ def export_potential(
         if not aoti:
             return ExportedPotential("export", program.module(), keys)
         stage = "AOTInductor compilation (torch._inductor.aoti_compile_and_package)"
-        package = Path(tempfile.mkdtemp(prefix="e3lab_aoti_")) / "potential.pt2"
-        path = torch._inductor.aoti_compile_and_package(program, package_path=str(package))
-        return ExportedPotential("aoti", torch._inductor.aoti_load_package(path), keys)
+        with tempfile.TemporaryDirectory(prefix="e3lab_aoti_") as folder:  # loaded, the package can go
+            package = str(Path(folder) / "potential.pt2")
+            path = torch._inductor.aoti_compile_and_package(program, package_path=package)
+            return ExportedPotential("aoti", torch._inductor.aoti_load_package(path), keys)
     except ExportError:
         raise
     except Exception as err:
