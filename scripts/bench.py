@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--impls",
         default=None,
-        help="comma-separated subset of " + ",".join((*OURS, *PEERS)) + " (default: all)",
+        help="comma-separated subset of " + ",".join((*OURS, *PEERS)) + " (default: all; cueq on CUDA only)",
     )
     parser.add_argument(
         "--keep-freed-memory",
@@ -275,12 +275,15 @@ def main(argv: list[str] | None = None) -> dict:
     unknown = [c for c in names if c not in SIZES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(SIZES)}")
-    impl_names = [p for p in (*OURS, *PEERS) if not (args.no_compile and p.endswith("-compiled"))]
+    # cuEquivariance on a CPU is its naive PyTorch fallback: a row only when --impls asks for it
+    wanted = [p for p in (*OURS, *PEERS) if p != "cueq" or device.type == "cuda"]
     if args.impls is not None:
         wanted = [p.strip() for p in args.impls.split(",") if p.strip()]
         if "e3lab" not in wanted or not set(wanted) <= {*OURS, *PEERS}:
             parser.error(f"--impls {args.impls!r}: choose from {[*OURS, *PEERS]}, e3lab included")
-        impl_names = [p for p in impl_names if p in wanted]
+    impl_names = [
+        p for p in (*OURS, *PEERS) if p in wanted and not (args.no_compile and p.endswith("-compiled"))
+    ]
     meta = _machine(device, torch.get_num_threads())
     meta["malloc"] = (
         "keep freed memory (mallopt)" if args.keep_freed_memory and keep_freed_memory() else "default"

@@ -13,6 +13,11 @@ Models (the same formulas in e3lab and in e3nn 0.6.0's primitives):
                 equivariant linear map between them, energy = sum of the last scalars
 Positions are uniform in a box whose density gives ~37.9k edges for 1k nodes (the issue's graph: 37.6k).
 
+"cueq": the e3nn model with cuEquivariance 0.13's tensor product in the same pipeline (``x[src]``, the
+product, ``index_add``), as in the ``conv_*_graph`` cases: ``FullyConnectedTensorProduct`` for the seed model,
+``ChannelWiseTensorProduct`` (the same 13 paths) for the channelwise one; on a GPU with
+``cuequivariance_ops_torch`` its CUDA kernels run, elsewhere its PyTorch fallback.
+
 "e3nn-compiled" / "e3lab-compiled": the energy-and-forces function (with its ``autograd.grad``) traced by
 ``make_fx`` into one graph of forward and backward operations, then ``torch.compile``d, so that the training
 gradient is a first-order gradient of a compiled graph (``torch.compile`` alone cannot differentiate its own
@@ -21,6 +26,7 @@ backward). e3lab's kernels are custom operators in that graph.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable
 from types import ModuleType
@@ -103,6 +109,29 @@ class _E3nnConvolution(torch.nn.Module):
         return out / DEGREE**0.5
 
 
+class _CueqConvolution(_E3nnConvolution):
+    """The e3nn convolution with cuEquivariance's product in its place (same paths, ``mul_ir`` layout)."""
+
+    def __init__(self, irreps_in: str, irreps_out: str, channelwise: bool) -> None:
+        super().__init__(irreps_in, irreps_out, channelwise)
+        import cuequivariance as cue
+        import cuequivariance_torch as cuet
+
+        irreps = [cue.Irreps("O3", str(i)) for i in (irreps_in, self.irreps_sh)]
+        options = dict(layout=cue.mul_ir, shared_weights=False, internal_weights=False)
+        if channelwise:
+            tp = cuet.ChannelWiseTensorProduct(
+                *irreps, filter_irreps_out=cue.Irreps("O3", irreps_out), **options
+            )
+        else:
+            tp = cuet.FullyConnectedTensorProduct(*irreps, cue.Irreps("O3", irreps_out), **options)
+        if tp.weight_numel != self.tp.weight_numel:
+            raise RuntimeError(
+                f"cuEquivariance's product has {tp.weight_numel} weights, e3nn's {self.tp.weight_numel}"
+            )
+        self.tp, self.irreps_out = tp, tp.irreps_out
+
+
 class _E3labConvolution(torch.nn.Module):
     """The same with e3lab's ``nn.Convolution`` (for ``uvu``: channelwise, on NequIP's Bessel embedding)."""
 
@@ -131,9 +160,10 @@ class _Model(torch.nn.Module):
     """Two convolutions (with an equivariant linear map between the channelwise ones); energy = sum of the
     scalar outputs of the last one."""
 
-    def __init__(self, lab: bool, channelwise: bool) -> None:
+    def __init__(self, impl: str, channelwise: bool) -> None:
         super().__init__()
-        conv = _E3labConvolution if lab else _E3nnConvolution
+        lab = impl.startswith("e3lab")
+        conv = _E3labConvolution if lab else _CueqConvolution if impl == "cueq" else _E3nnConvolution
         o3 = lab_o3 if lab else _e3nn().o3
         if channelwise:
             first = conv(UVU_IRREPS, UVU_IRREPS, True)
@@ -184,9 +214,8 @@ def _without_profiler_ranges(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
 
 def build_force_case(impl: str, case: str, nodes: int, device: torch.device) -> tuple | str:
     """``(infer, step, edges)`` of ``case`` (``force_seed_*`` or ``force_uvu_*``) for ``impl``, or why not."""
-    if impl == "cueq":
-        return "no cuEquivariance force field assembled"
-    lab = impl.startswith("e3lab")
+    if impl == "cueq" and importlib.util.find_spec("cuequivariance_torch") is None:
+        return "cuequivariance_torch not importable"
     gen = torch.Generator(device=device).manual_seed(0)
     side = (nodes / (DEGREE / (4 / 3 * math.pi * RADIUS**3))) ** (1 / 3)
     pos0 = torch.rand(nodes, 3, generator=gen, device=device) * side
@@ -195,7 +224,7 @@ def build_force_case(impl: str, case: str, nodes: int, device: torch.device) -> 
     dim_in = lab_o3.Irreps(UVU_IRREPS if channelwise else SEED_LAYERS[0]).dim
     x = torch.randn(nodes, dim_in, generator=gen, device=device)
     torch.manual_seed(0)
-    model = _Model(lab, channelwise).to(device)
+    model = _Model(impl, channelwise).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     energy_ref = torch.tensor(1.0, device=device)
     forces_ref = torch.randn(nodes, 3, generator=gen, device=device)

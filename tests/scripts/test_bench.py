@@ -30,6 +30,7 @@ def test_tiny_run_has_every_case_and_ratio_column(bench: ModuleType, tmp_path: P
     for column in ["forward_ms", "train_ms", "m_items_per_s", "peak_mb", *bench.RATIO_COLUMNS]:
         assert f" {column} " in header
     assert {"x vs e3nn", "x vs e3nn-compiled", "x vs cueq"} <= set(bench.RATIO_COLUMNS)
+    assert not any(row["impl"] == "cueq" for row in rows)  # on a CPU only when asked for
     for case in bench.SIZES:
         assert f"| {case} | e3lab |" in table
     saved = json.loads((tmp_path / "tiny.json").read_text())
@@ -50,6 +51,9 @@ def test_impls_selects_rows_and_rejects_unknown(bench: ModuleType, tmp_path: Pat
     assert "e3lab-compiled" in bench.OURS  # the compiled e3lab row exists (skipped here: compiling is slow)
     with pytest.raises(SystemExit):
         bench.main([*argv, "--impls", "e3nn", "--out-dir", str(tmp_path)])
+    result = bench.main([*argv, "--impls", "e3lab,cueq", "--out-dir", str(tmp_path), "--tag", "cueq"])
+    assert [row["impl"] for row in result["results"]] == ["e3lab", "cueq"]  # a dev dependency
+    assert result["results"][1]["train_ms"] > 0
 
 
 def test_a_run_that_dies_keeps_the_cases_it_finished(
