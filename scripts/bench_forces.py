@@ -26,7 +26,6 @@ backward). e3lab's kernels are custom operators in that graph.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Callable
 from types import ModuleType
@@ -34,6 +33,7 @@ from types import ModuleType
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from bench_o3 import cueq_missing  # scripts/ is on sys.path
 from e3lab import nn as lab_nn
 from e3lab import o3 as lab_o3
 from e3lab.graph import radius_graph
@@ -214,8 +214,8 @@ def _without_profiler_ranges(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
 
 def build_force_case(impl: str, case: str, nodes: int, device: torch.device) -> tuple | str:
     """``(infer, step, edges)`` of ``case`` (``force_seed_*`` or ``force_uvu_*``) for ``impl``, or why not."""
-    if impl == "cueq" and importlib.util.find_spec("cuequivariance_torch") is None:
-        return "cuequivariance_torch not importable"
+    if impl == "cueq" and (missing := cueq_missing()):
+        return missing
     gen = torch.Generator(device=device).manual_seed(0)
     side = (nodes / (DEGREE / (4 / 3 * math.pi * RADIUS**3))) ** (1 / 3)
     pos0 = torch.rand(nodes, 3, generator=gen, device=device) * side

@@ -58,11 +58,20 @@ def _stepper(fn: Callable[[], torch.Tensor], inputs: list[torch.Tensor]) -> tupl
     return fn, step
 
 
+def cueq_missing() -> str | None:
+    """Why cuEquivariance's rows are skipped, or ``None`` when ``cuequivariance_torch`` imports."""
+    return (
+        "cuequivariance_torch not importable"
+        if importlib.util.find_spec("cuequivariance_torch") is None
+        else None
+    )
+
+
 def _tp_module(impl: str, case: str, device: torch.device) -> torch.nn.Module | str:
     shared = case == "tp_mace"  # tp_mace_edge: the same irreps, per-edge weights
     if impl == "cueq":
-        if importlib.util.find_spec("cuequivariance_torch") is None:
-            return "cuequivariance_torch not importable"
+        if missing := cueq_missing():
+            return missing
         import cuequivariance as cue
         import cuequivariance_torch as cuet
 
@@ -248,8 +257,8 @@ class _GraphConvolution(torch.nn.Module):
 def _graph_conv_case(impl: str, case: str, nodes: int, device: torch.device) -> Built:
     if impl == "e3lab-compiled":
         return "the fused convolve path does not use the compiled kernel"
-    if impl == "cueq" and importlib.util.find_spec("cuequivariance_torch") is None:
-        return "cuequivariance_torch not importable"
+    if impl == "cueq" and (missing := cueq_missing()):
+        return missing
     gen = torch.Generator(device=device).manual_seed(0)
     conv = _GraphConvolution(impl, case, device).to(device)
     irreps_in = SEED_IRREPS[0] if case == "conv_seed_graph" else CHANNELWISE_IRREPS[0]
